@@ -1,0 +1,663 @@
+# The synchronous application layer: protocol events in, broker state changed, output queued.
+#
+# Rules kept here:
+# - Nothing here awaits. Each event is applied to completion, so every AMQP command is atomic with
+#   respect to every other connection.
+# - Output for any connection (deliveries to other consumers too) goes into that connection's
+#   protocol buffer; the connection is then marked dirty so the server wakes its writer.
+# - An AMQPError raised while handling a method is blamed on that method and handed to the
+#   protocol connection's fail(), the one place that turns errors into Close methods.
+from __future__ import annotations
+
+import base64
+import hmac
+import itertools
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pamqp import commands
+from pamqp.base import Frame as Method
+
+from amqp_broker.config import BrokerConfig
+from amqp_broker.core.channel import ChannelState, Consumer
+from amqp_broker.core.message import Message, QueuedMessage
+from amqp_broker.core.queue import Queue
+from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
+from amqp_broker.errors import AMQPError, ReplyCode
+from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
+from amqp_broker.protocol.events import (
+    ChannelClosed,
+    ChannelOpened,
+    ConnectionClosed,
+    ConnectionOpened,
+    ContentReceived,
+    Event,
+    MethodReceived,
+)
+from amqp_broker.version import __version__
+
+Basic = commands.Basic
+
+
+class ClientConnection:
+    """The broker's record of one client connection."""
+
+    def __init__(self, number: int, protocol: AMQPConnection, peer: str) -> None:
+        self.number = number
+        self.protocol = protocol
+        self.peer = peer
+        self.channels: dict[int, ChannelState] = {}
+        self.vhost: VirtualHost | None = None
+        self.username = ""
+        self.cancel_notify = False
+        self.gone = False
+
+    def __repr__(self) -> str:
+        return f"<ClientConnection {self.number} {self.peer}>"
+
+
+class Broker:
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        self.config = config or BrokerConfig()
+        self.settings = ConnectionSettings(
+            channel_max=self.config.channel_max,
+            frame_max=self.config.frame_max,
+            heartbeat=self.config.heartbeat,
+            version=__version__,
+        )
+        self.vhosts: dict[str, VirtualHost] = {
+            name: VirtualHost(name) for name in self.config.vhosts
+        }
+        self._users = {user.name: user for user in self.config.users}
+        self.connections: dict[int, ClientConnection] = {}
+        self._numbers = itertools.count(1)
+        self._dirty: set[ClientConnection] = set()
+        self._handlers: dict[
+            type[Method], Callable[[ClientConnection, ChannelState, Any], None]
+        ] = {
+            commands.Exchange.Declare: self._exchange_declare,
+            commands.Exchange.Delete: self._exchange_delete,
+            commands.Exchange.Bind: self._exchange_bind,
+            commands.Exchange.Unbind: self._exchange_unbind,
+            commands.Queue.Declare: self._queue_declare,
+            commands.Queue.Bind: self._queue_bind,
+            commands.Queue.Unbind: self._queue_unbind,
+            commands.Queue.Purge: self._queue_purge,
+            commands.Queue.Delete: self._queue_delete,
+            Basic.Qos: self._basic_qos,
+            Basic.Consume: self._basic_consume,
+            Basic.Cancel: self._basic_cancel,
+            Basic.Get: self._basic_get,
+            Basic.Ack: self._basic_ack,
+            Basic.Reject: self._basic_reject,
+            Basic.Nack: self._basic_nack,
+            Basic.Recover: self._basic_recover,
+            Basic.RecoverAsync: self._basic_recover,
+            commands.Confirm.Select: self._confirm_select,
+            commands.Tx.Select: self._tx_select,
+            commands.Tx.Commit: self._tx_commit,
+            commands.Tx.Rollback: self._tx_rollback,
+        }
+
+    # ---- the user store (the protocol's Authenticator) --------------------------------------
+
+    def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool:
+        user = self._users.get(username)
+        if user is None or not hmac.compare_digest(
+            user.password.encode("utf-8"), password.encode("utf-8")
+        ):
+            return False
+        return peer_is_loopback or not user.loopback_only
+
+    def vhost_allowed(self, username: str, vhost: str) -> bool | None:
+        return True if vhost in self.vhosts else None
+
+    def add_vhost(self, name: str) -> VirtualHost:
+        vhost = self.vhosts.get(name)
+        if vhost is None:
+            vhost = self.vhosts[name] = VirtualHost(name)
+        return vhost
+
+    def delete_vhost(self, name: str) -> None:
+        vhost = self.vhosts.pop(name, None)
+        if vhost is None:
+            return
+        for conn in list(self.connections.values()):
+            if conn.vhost is vhost:
+                self.force_close(conn, f"vhost '{name}' is deleted")
+
+    # ---- connection lifecycle ----------------------------------------------------------------
+
+    def new_connection(self, peer: str, peer_is_loopback: bool, now: float) -> ClientConnection:
+        protocol = AMQPConnection(self, self.settings, peer_is_loopback=peer_is_loopback, now=now)
+        conn = ClientConnection(next(self._numbers), protocol, peer)
+        self.connections[conn.number] = conn
+        return conn
+
+    def receive(self, conn: ClientConnection, data: bytes, now: float) -> None:
+        """Bytes from the socket (b"" at EOF): apply every event they complete."""
+        conn.protocol.receive_data(data, now)
+        self.process(conn)
+
+    def process(self, conn: ClientConnection) -> None:
+        while (event := conn.protocol.next_event()) is not None:
+            self._on_event(conn, event)
+        self._dirty.add(conn)
+
+    def tick(self, conn: ClientConnection, now: float) -> float | None:
+        deadline = conn.protocol.tick(now, self.config.handshake_timeout)
+        self.process(conn)
+        return deadline
+
+    def force_close(self, conn: ClientConnection, detail: str) -> None:
+        """320 CONNECTION_FORCED, as a server shutdown or an operator would close it."""
+        conn.protocol.close(ReplyCode.CONNECTION_FORCED, detail)
+        self.process(conn)
+
+    def connection_lost(self, conn: ClientConnection) -> None:
+        """The socket is gone, whatever the protocol state: release everything it held."""
+        if not conn.gone:
+            self._release_connection(conn)
+
+    def output_drained(self, conn: ClientConnection) -> None:
+        """The writer flushed this connection: deliveries held back for it may resume."""
+        queues: dict[int, Queue] = {}
+        for channel in conn.channels.values():
+            for consumer in channel.consumers.values():
+                queues[id(consumer.queue)] = consumer.queue
+        for queue in queues.values():
+            self._dispatch(queue)
+
+    def take_dirty(self) -> set[ClientConnection]:
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _on_event(self, conn: ClientConnection, event: Event) -> None:
+        if isinstance(event, ContentReceived):
+            channel = conn.channels.get(event.channel)
+            if channel is not None:
+                self._guarded(conn, channel, event.method, self._publish, event)
+        elif isinstance(event, MethodReceived):
+            channel = conn.channels.get(event.channel)
+            if channel is not None:
+                handler = self._handlers.get(type(event.method))
+                if handler is None:
+                    self._guarded(conn, channel, event.method, self._unimplemented, event.method)
+                else:
+                    self._guarded(conn, channel, event.method, handler, event.method)
+        elif isinstance(event, ChannelOpened):
+            conn.channels[event.channel] = ChannelState(event.channel, conn)
+        elif isinstance(event, ChannelClosed):
+            channel = conn.channels.pop(event.channel, None)
+            if channel is not None:
+                self._release_channel(conn, channel)
+        elif isinstance(event, ConnectionOpened):
+            conn.vhost = self.vhosts[event.vhost]
+            conn.username = event.username
+            capabilities = event.client_properties.get("capabilities")
+            conn.cancel_notify = isinstance(capabilities, dict) and bool(
+                capabilities.get("consumer_cancel_notify")
+            )
+        elif isinstance(event, ConnectionClosed):
+            self._release_connection(conn)
+
+    def _guarded(
+        self,
+        conn: ClientConnection,
+        channel: ChannelState,
+        method: Method,
+        handler: Callable[[ClientConnection, ChannelState, Any], None],
+        argument: Any,
+    ) -> None:
+        try:
+            handler(conn, channel, argument)
+        except AMQPError as error:
+            error.for_method(method.index >> 16, method.index & 0xFFFF)
+            conn.protocol.fail(channel.number, error)
+            self._dirty.add(conn)
+
+    def _send(self, conn: ClientConnection, channel: int, method: Method) -> None:
+        conn.protocol.send_method(channel, method)
+        self._dirty.add(conn)
+
+    def _unimplemented(self, conn: ClientConnection, channel: ChannelState, method: Method) -> None:
+        raise AMQPError(ReplyCode.COMMAND_INVALID, f"unimplemented method {method.name}")
+
+    # ---- releasing -------------------------------------------------------------------------
+
+    def _release_channel(self, conn: ClientConnection, channel: ChannelState) -> None:
+        touched: dict[int, Queue] = {}
+        for consumer in list(channel.consumers.values()):
+            self._remove_consumer(conn, consumer)
+            touched[id(consumer.queue)] = consumer.queue
+        for delivery in channel.take_all_unacked():
+            if not delivery.queue.deleted:
+                delivery.queue.requeue(delivery.entry)
+                touched[id(delivery.queue)] = delivery.queue
+        channel.consumers.clear()
+        for queue in touched.values():
+            self._dispatch(queue)
+
+    def _release_connection(self, conn: ClientConnection) -> None:
+        if conn.gone:
+            return
+        conn.gone = True
+        for channel in list(conn.channels.values()):
+            self._release_channel(conn, channel)
+        conn.channels.clear()
+        if conn.vhost is not None:
+            for queue in list(conn.vhost.queues.values()):
+                if queue.exclusive_owner is conn:
+                    self._delete_queue(conn.vhost, queue)
+        self.connections.pop(conn.number, None)
+
+    def _remove_consumer(self, conn: ClientConnection, consumer: Consumer) -> None:
+        consumer.channel.consumers.pop(consumer.tag, None)
+        queue = consumer.queue
+        queue.remove_consumer(consumer)
+        if queue.auto_delete and not queue.consumers and not queue.deleted:
+            owner = consumer.channel.owner
+            if isinstance(owner, ClientConnection) and owner.vhost is not None:
+                self._delete_queue(owner.vhost, queue)
+
+    def _delete_queue(self, vhost: VirtualHost, queue: Queue) -> None:
+        vhost.delete_queue(queue)
+        for consumer in list(queue.consumers):
+            owner = consumer.channel.owner
+            consumer.channel.consumers.pop(consumer.tag, None)
+            if (
+                isinstance(owner, ClientConnection)
+                and owner.cancel_notify
+                and owner.protocol.channel_is_open(consumer.channel.number)
+            ):
+                self._send(
+                    owner,
+                    consumer.channel.number,
+                    Basic.Cancel(consumer_tag=consumer.tag, nowait=True),
+                )
+        queue.consumers.clear()
+        queue.purge()
+
+    # ---- exchanges ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _vhost(conn: ClientConnection) -> VirtualHost:
+        assert conn.vhost is not None, "methods arrive only after connection.open"
+        return conn.vhost
+
+    def _exchange_declare(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Declare
+    ) -> None:
+        self._vhost(conn).declare_exchange(
+            method.exchange,
+            method.exchange_type,
+            passive=method.passive,
+            durable=method.durable,
+            auto_delete=method.auto_delete,
+            internal=method.internal,
+            arguments=method.arguments,
+        )
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Exchange.DeclareOk())
+
+    def _exchange_delete(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Delete
+    ) -> None:
+        self._vhost(conn).delete_exchange(method.exchange, method.if_unused)
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Exchange.DeleteOk())
+
+    def _exchange_bind(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Bind
+    ) -> None:
+        self._vhost(conn).bind(
+            method.source,
+            (EXCHANGE, method.destination),
+            method.routing_key,
+            method.arguments,
+            conn,
+        )
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Exchange.BindOk())
+
+    def _exchange_unbind(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Unbind
+    ) -> None:
+        self._vhost(conn).unbind(
+            method.source,
+            (EXCHANGE, method.destination),
+            method.routing_key,
+            method.arguments,
+            conn,
+        )
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Exchange.UnbindOk())
+
+    # ---- queues ------------------------------------------------------------------------------
+
+    def _queue_declare(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Declare
+    ) -> None:
+        queue = self._vhost(conn).declare_queue(
+            method.queue,
+            owner=conn,
+            passive=method.passive,
+            durable=method.durable,
+            exclusive=method.exclusive,
+            auto_delete=method.auto_delete,
+            arguments=method.arguments,
+        )
+        if not method.nowait:
+            self._send(
+                conn,
+                channel.number,
+                commands.Queue.DeclareOk(
+                    queue=queue.name,
+                    message_count=queue.ready_count,
+                    consumer_count=len(queue.consumers),
+                ),
+            )
+
+    def _queue_bind(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Bind
+    ) -> None:
+        self._vhost(conn).bind(
+            method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
+        )
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Queue.BindOk())
+
+    def _queue_unbind(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Unbind
+    ) -> None:
+        self._vhost(conn).unbind(
+            method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
+        )
+        self._send(conn, channel.number, commands.Queue.UnbindOk())
+
+    def _queue_purge(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Purge
+    ) -> None:
+        vhost = self._vhost(conn)
+        queue = vhost.queue_or_404(method.queue)
+        vhost.check_exclusive_access(queue, conn)
+        count = queue.purge()
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Queue.PurgeOk(message_count=count))
+
+    def _queue_delete(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Delete
+    ) -> None:
+        vhost = self._vhost(conn)
+        queue = vhost.queues.get(method.queue)
+        count = 0
+        if queue is not None:
+            vhost.check_exclusive_access(queue, conn)
+            if method.if_unused and queue.consumers:
+                raise vhost.queue_in_use_error(queue)
+            if method.if_empty and queue.ready_count:
+                raise vhost.queue_not_empty_error(queue)
+            count = queue.ready_count
+            self._delete_queue(vhost, queue)
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Queue.DeleteOk(message_count=count))
+
+    # ---- consuming ---------------------------------------------------------------------------
+
+    def _basic_qos(self, conn: ClientConnection, channel: ChannelState, method: Basic.Qos) -> None:
+        if method.prefetch_size:
+            raise AMQPError(ReplyCode.NOT_IMPLEMENTED, f"prefetch_size!=0 ({method.prefetch_size})")
+        if method.global_:
+            channel.global_prefetch = method.prefetch_count
+        else:
+            channel.consumer_prefetch = method.prefetch_count
+        self._send(conn, channel.number, Basic.QosOk())
+        self._dispatch_channel(channel)
+
+    def _basic_consume(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Consume
+    ) -> None:
+        vhost = self._vhost(conn)
+        queue = vhost.queue_or_404(method.queue)
+        vhost.check_exclusive_access(queue, conn)
+        tag = method.consumer_tag
+        if tag and tag in channel.consumers:
+            raise AMQPError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
+        if queue.has_exclusive_consumer() or (method.exclusive and queue.consumers):
+            raise AMQPError(
+                ReplyCode.ACCESS_REFUSED,
+                f"queue '{queue.name}' in vhost '{vhost.name}' in exclusive use",
+            )
+        if not tag:
+            tag = "amq.ctag-" + base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        consumer = Consumer(
+            tag=tag,
+            queue=queue,
+            channel=channel,
+            no_ack=method.no_ack,
+            exclusive=method.exclusive,
+            prefetch=channel.consumer_prefetch,
+            arguments=dict(method.arguments or {}),
+        )
+        channel.consumers[tag] = consumer
+        queue.add_consumer(consumer)
+        if not method.nowait:
+            self._send(conn, channel.number, Basic.ConsumeOk(consumer_tag=tag))
+        self._dispatch(queue)
+
+    def _basic_cancel(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Cancel
+    ) -> None:
+        consumer = channel.consumers.get(method.consumer_tag or "")
+        if consumer is not None:
+            self._remove_consumer(conn, consumer)
+        if not method.nowait:
+            self._send(conn, channel.number, Basic.CancelOk(consumer_tag=method.consumer_tag))
+
+    def _basic_get(self, conn: ClientConnection, channel: ChannelState, method: Basic.Get) -> None:
+        vhost = self._vhost(conn)
+        queue = vhost.queue_or_404(method.queue)
+        vhost.check_exclusive_access(queue, conn)
+        entry = queue.pop()
+        if entry is None:
+            self._send(conn, channel.number, Basic.GetEmpty())
+            return
+        tag = channel.new_tag() if method.no_ack else channel.track(queue, entry, None)
+        message = entry.message
+        conn.protocol.send_content(
+            channel.number,
+            Basic.GetOk(
+                delivery_tag=tag,
+                redelivered=entry.redelivered,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                message_count=queue.ready_count,
+            ),
+            message.properties_raw,
+            message.body,
+        )
+        self._dirty.add(conn)
+
+    def _basic_ack(self, conn: ClientConnection, channel: ChannelState, method: Basic.Ack) -> None:
+        channel.settle(method.delivery_tag, method.multiple, 60, 80)
+        self._dispatch_channel(channel)
+
+    def _basic_reject(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Reject
+    ) -> None:
+        settled = channel.settle(method.delivery_tag or 0, False, 60, 90)
+        self._after_reject(channel, [(d.queue, d.entry) for d in settled], method.requeue)
+
+    def _basic_nack(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Nack
+    ) -> None:
+        settled = channel.settle(method.delivery_tag, method.multiple, 60, 120)
+        self._after_reject(channel, [(d.queue, d.entry) for d in settled], method.requeue)
+
+    def _after_reject(
+        self, channel: ChannelState, settled: list[tuple[Queue, QueuedMessage]], requeue: bool
+    ) -> None:
+        touched: dict[int, Queue] = {}
+        if requeue:
+            for queue, entry in settled:
+                if not queue.deleted:
+                    queue.requeue(entry)
+                    touched[id(queue)] = queue
+        for queue in touched.values():
+            self._dispatch(queue)
+        self._dispatch_channel(channel)
+
+    def _basic_recover(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Recover
+    ) -> None:
+        if not method.requeue:
+            raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "requeue=false")
+        settled = channel.take_all_unacked()
+        self._after_reject(channel, [(d.queue, d.entry) for d in settled], True)
+        if isinstance(method, Basic.Recover):
+            self._send(conn, channel.number, Basic.RecoverOk())
+
+    # ---- publishing --------------------------------------------------------------------------
+
+    def _publish(
+        self, conn: ClientConnection, channel: ChannelState, event: ContentReceived
+    ) -> None:
+        method = event.method
+        assert isinstance(method, Basic.Publish)
+        vhost = self._vhost(conn)
+        exchange = vhost.exchange_or_404(method.exchange)
+        if exchange.internal:
+            raise AMQPError(
+                ReplyCode.ACCESS_REFUSED,
+                f"cannot publish to internal exchange '{exchange.name}' in vhost '{vhost.name}'",
+            )
+        if method.immediate:
+            raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
+        properties = event.header.properties
+        if properties.delivery_mode not in (None, 1, 2):
+            raise AMQPError(
+                ReplyCode.PRECONDITION_FAILED,
+                f"invalid message: {{delivery_mode_unknown,{properties.delivery_mode}}}",
+            )
+        message = Message(
+            method.exchange,
+            method.routing_key,
+            event.header.properties_raw,
+            properties,
+            event.body,
+        )
+        queues = vhost.route(exchange, method.routing_key, properties.headers)
+        for queue in queues:
+            queue.publish(message)
+            self._dispatch(queue)
+        if not queues and method.mandatory:
+            conn.protocol.send_content(
+                channel.number,
+                Basic.Return(
+                    reply_code=int(ReplyCode.NO_ROUTE),
+                    reply_text="NO_ROUTE",
+                    exchange=method.exchange,
+                    routing_key=method.routing_key,
+                ),
+                message.properties_raw,
+                message.body,
+            )
+            self._dirty.add(conn)
+        if channel.confirm_mode:
+            channel.publish_seq += 1
+            self._send(conn, channel.number, Basic.Ack(delivery_tag=channel.publish_seq))
+
+    def _confirm_select(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Confirm.Select
+    ) -> None:
+        if channel.tx_mode:
+            raise AMQPError(ReplyCode.PRECONDITION_FAILED, "cannot switch from tx to confirm mode")
+        channel.confirm_mode = True
+        if not method.nowait:
+            self._send(conn, channel.number, commands.Confirm.SelectOk())
+
+    def _tx_select(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Tx.Select
+    ) -> None:
+        if channel.confirm_mode:
+            raise AMQPError(ReplyCode.PRECONDITION_FAILED, "cannot switch from confirm to tx mode")
+        channel.tx_mode = True
+        self._send(conn, channel.number, commands.Tx.SelectOk())
+
+    def _tx_commit(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Tx.Commit
+    ) -> None:
+        if not channel.tx_mode:
+            raise AMQPError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
+        self._send(conn, channel.number, commands.Tx.CommitOk())
+
+    def _tx_rollback(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Tx.Rollback
+    ) -> None:
+        if not channel.tx_mode:
+            raise AMQPError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
+        self._send(conn, channel.number, commands.Tx.RollbackOk())
+
+    # ---- delivery ----------------------------------------------------------------------------
+
+    def _dispatch_channel(self, channel: ChannelState) -> None:
+        queues: dict[int, Queue] = {}
+        for consumer in channel.consumers.values():
+            queues[id(consumer.queue)] = consumer.queue
+        for queue in queues.values():
+            self._dispatch(queue)
+
+    def _can_deliver(self, consumer: Consumer) -> bool:
+        owner = consumer.channel.owner
+        assert isinstance(owner, ClientConnection)
+        return (
+            consumer.has_capacity()
+            and owner.protocol.pending_output < self.config.consumer_output_high_water
+        )
+
+    def _dispatch(self, queue: Queue) -> None:
+        """Deliver ready messages round-robin to consumers that have room for them."""
+        consumers = queue.consumers
+        while queue.ready_count and consumers:
+            for _ in range(len(consumers)):
+                consumer = consumers[0]
+                consumers.rotate(-1)
+                if self._can_deliver(consumer):
+                    break
+            else:
+                return
+            entry = queue.pop()
+            assert entry is not None
+            self._deliver(consumer, queue, entry)
+
+    def _deliver(self, consumer: Consumer, queue: Queue, entry: QueuedMessage) -> None:
+        channel = consumer.channel
+        owner = channel.owner
+        assert isinstance(owner, ClientConnection)
+        tag = channel.new_tag() if consumer.no_ack else channel.track(queue, entry, consumer)
+        message = entry.message
+        owner.protocol.send_content(
+            channel.number,
+            Basic.Deliver(
+                consumer_tag=consumer.tag,
+                delivery_tag=tag,
+                redelivered=entry.redelivered,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+            ),
+            message.properties_raw,
+            message.body,
+        )
+        self._dirty.add(owner)
+
+    # ---- shutdown ----------------------------------------------------------------------------
+
+    def close_all(self, detail: str) -> None:
+        for conn in list(self.connections.values()):
+            self.force_close(conn, detail)
+
+    def iter_connections(self) -> Iterable[ClientConnection]:
+        return list(self.connections.values())

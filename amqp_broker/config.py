@@ -1,0 +1,34 @@
+# Frozen broker settings. Defaults match what RabbitMQ 3.10 offers a client, so code tested here
+# meets the same limits in production.
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    password: str
+    tags: tuple[str, ...] = ()
+    # RabbitMQ's loopback_users: guest may only log in from the local machine.
+    loopback_only: bool = False
+
+
+DEFAULT_USERS = (User("guest", "guest", ("administrator",), loopback_only=True),)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 5672
+    users: tuple[User, ...] = DEFAULT_USERS
+    vhosts: tuple[str, ...] = ("/",)
+    channel_max: int = 2047
+    frame_max: int = 131072
+    heartbeat: int = 60
+    handshake_timeout: float = 10.0
+    # A consumer's connection with more unsent bytes than this gets no new deliveries until its
+    # writer catches up, so a slow reader cannot make the broker buffer without bound.
+    consumer_output_high_water: int = 1024 * 1024
+    # How long to wait for Close-Ok after the server sent Connection.Close.
+    close_timeout: float = 3.0

@@ -1,0 +1,118 @@
+# One channel's broker-side state: consumers, delivery tags, unacked deliveries, prefetch limits,
+# publisher-confirm numbering.
+#
+# Rules kept here:
+# - Delivery tags start at 1 and grow by one per delivery on the channel (64-bit in practice).
+# - Unacked deliveries are kept in tag order (a dict preserves insertion order and tags only grow),
+#   so `multiple=true` settles a prefix of the dict.
+# - A consumer never holds more unacked deliveries than its prefetch limit, nor the channel more
+#   than its global limit (RabbitMQ's per_consumer_qos meaning of basic.qos).
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from amqp_broker.core.message import QueuedMessage
+from amqp_broker.core.queue import Queue
+from amqp_broker.errors import AMQPError, ReplyCode
+
+
+@dataclass(eq=False, slots=True)
+class Consumer:
+    tag: str
+    queue: Queue
+    channel: ChannelState
+    no_ack: bool
+    exclusive: bool
+    prefetch: int
+    arguments: dict[str, Any] = field(default_factory=dict)
+    unacked: int = 0
+
+    def has_capacity(self) -> bool:
+        if self.no_ack:
+            return True
+        if self.prefetch and self.unacked >= self.prefetch:
+            return False
+        channel = self.channel
+        return not channel.global_prefetch or len(channel.unacked) < channel.global_prefetch
+
+
+@dataclass(eq=False, slots=True)
+class Delivery:
+    tag: int
+    queue: Queue
+    entry: QueuedMessage
+    consumer: Consumer | None  # None for basic.get
+
+
+class ChannelState:
+    def __init__(self, number: int, owner: object) -> None:
+        self.number = number
+        self.owner = owner  # the connection this channel belongs to
+        self.consumers: dict[str, Consumer] = {}
+        self.unacked: dict[int, Delivery] = {}
+        self.next_tag = 1
+        self.consumer_prefetch = 0  # basic.qos global=false: for consumers created after it
+        self.global_prefetch = 0  # basic.qos global=true: shared by the channel
+        self.confirm_mode = False
+        self.publish_seq = 0
+        self.tx_mode = False
+
+    def new_tag(self) -> int:
+        tag = self.next_tag
+        self.next_tag += 1
+        return tag
+
+    def track(self, queue: Queue, entry: QueuedMessage, consumer: Consumer | None) -> int:
+        tag = self.new_tag()
+        self.unacked[tag] = Delivery(tag, queue, entry, consumer)
+        queue.unacked_count += 1
+        if consumer is not None:
+            consumer.unacked += 1
+        return tag
+
+    def settle(self, tag: int, multiple: bool, class_id: int, method_id: int) -> list[Delivery]:
+        """Remove and return the deliveries an ack/nack/reject names.
+
+        Raises AMQPError(PRECONDITION_FAILED) for a tag that is unknown or already settled;
+        multiple with tag 0 means every outstanding delivery.
+        """
+        if multiple and tag == 0:
+            settled = list(self.unacked.values())
+            self.unacked.clear()
+        elif multiple:
+            # As RabbitMQ's collect_acks: the named tag itself must be outstanding.
+            if tag not in self.unacked:
+                raise _unknown_tag(tag, class_id, method_id)
+            settled = []
+            for key in list(self.unacked):
+                if key > tag:
+                    break
+                settled.append(self.unacked.pop(key))
+        else:
+            delivery = self.unacked.pop(tag, None)
+            if delivery is None:
+                raise _unknown_tag(tag, class_id, method_id)
+            settled = [delivery]
+        for delivery in settled:
+            _release(delivery)
+        return settled
+
+    def take_all_unacked(self) -> list[Delivery]:
+        settled = list(self.unacked.values())
+        self.unacked.clear()
+        for delivery in settled:
+            _release(delivery)
+        return settled
+
+
+def _release(delivery: Delivery) -> None:
+    delivery.queue.unacked_count -= 1
+    if delivery.consumer is not None:
+        delivery.consumer.unacked -= 1
+
+
+def _unknown_tag(tag: int, class_id: int, method_id: int) -> AMQPError:
+    return AMQPError(
+        ReplyCode.PRECONDITION_FAILED, f"unknown delivery tag {tag}", class_id, method_id
+    )

@@ -1,0 +1,44 @@
+# The message record, shared by every queue a publish reaches.
+#
+# The publisher's content-header property bytes are kept as they arrived and forwarded to consumers
+# unchanged; decoded properties are used only where a decision needs them.
+from __future__ import annotations
+
+from pamqp.commands import Basic
+
+
+class Message:
+    __slots__ = ("body", "exchange", "priority", "properties", "properties_raw", "routing_key")
+
+    def __init__(
+        self,
+        exchange: str,
+        routing_key: str,
+        properties_raw: bytes,
+        properties: Basic.Properties,
+        body: bytes,
+    ) -> None:
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.properties_raw = properties_raw
+        self.properties = properties
+        self.body = body
+        self.priority = properties.priority or 0
+
+    @property
+    def persistent(self) -> bool:
+        return self.properties.delivery_mode == 2
+
+
+class QueuedMessage:
+    """One message's place in one queue: its publication order and whether it was delivered."""
+
+    __slots__ = ("message", "redelivered", "seq")
+
+    def __init__(self, message: Message, seq: int) -> None:
+        self.message = message
+        self.seq = seq
+        self.redelivered = False
+
+    def __lt__(self, other: QueuedMessage) -> bool:
+        return self.seq < other.seq

@@ -1,0 +1,206 @@
+# The trio layer: sockets, tasks and time. Everything else is synchronous and lives in Broker.
+#
+# Rules kept here:
+# - One nursery per connection with a reader, a writer and a timer task. The reader feeds bytes to
+#   the broker; the writer sends everything queued for the connection in one send_all per wake-up;
+#   the timer drives heartbeats and the handshake timeout.
+# - An exception escaping the broker at a connection's boundary is logged, answered with
+#   541 INTERNAL_ERROR on that connection only, and never reaches the listener or other clients.
+# - A failed or cancelled write means a dead connection: it may have sent half a frame.
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from amqp_broker.broker import Broker, ClientConnection
+from amqp_broker.config import BrokerConfig
+from amqp_broker.errors import ReplyCode
+from amqp_broker.protocol.connection import ConnectionState
+
+log = logging.getLogger("amqp_broker")
+
+READ_SIZE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAddress:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"amqp://guest:guest@{host}:{self.port}/"
+
+
+class _Waker:
+    """Wakes a writer; a wake before the writer waits is not lost."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event = trio.Event()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class BrokerServer:
+    """Runs a Broker on TCP listeners until shutdown() or cancellation."""
+
+    def __init__(self, config: BrokerConfig | None = None, broker: Broker | None = None) -> None:
+        self.config = config or (broker.config if broker else BrokerConfig())
+        self.broker = broker or Broker(self.config)
+        self._wakers: dict[ClientConnection, _Waker] = {}
+        self._cancel_scope: trio.CancelScope | None = None
+        self._connections_done = trio.Event()
+        self._active = 0
+        self.address: BoundAddress | None = None
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
+        sockname = listeners[0].socket.getsockname()
+        self.address = BoundAddress(sockname[0], sockname[1])
+        with trio.CancelScope() as scope:
+            self._cancel_scope = scope
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.serve_listeners, self._handle_stream, listeners)
+                task_status.started(self.address)
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Close every client with 320 CONNECTION_FORCED, give them `grace` s, then stop."""
+        self.broker.close_all("broker shutdown")
+        self._wake_all()
+        with trio.move_on_after(grace):
+            while self._active:
+                await self._connections_done.wait()
+                self._connections_done = trio.Event()
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    def _wake_all(self) -> None:
+        for conn in self.broker.take_dirty():
+            waker = self._wakers.get(conn)
+            if waker is not None:
+                waker.wake()
+
+    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+        try:
+            peer = stream.socket.getpeername()
+            host = str(peer[0])
+            peer_name = f"{host}:{peer[1]}"
+        except OSError:
+            host, peer_name = "", "unknown"
+        conn = self.broker.new_connection(peer_name, _is_loopback(host), trio.current_time())
+        waker = _Waker()
+        self._wakers[conn] = waker
+        self._active += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader, stream, conn, nursery.cancel_scope)
+                nursery.start_soon(self._writer, stream, conn, waker, nursery.cancel_scope)
+                nursery.start_soon(self._timer, conn, nursery.cancel_scope)
+        except Exception:
+            log.exception("connection %s failed", peer_name)
+        finally:
+            self._guard(conn, self.broker.connection_lost, conn)
+            self._wakers.pop(conn, None)
+            self._wake_all()
+            self._active -= 1
+            self._connections_done.set()
+            with trio.CancelScope(shield=True), trio.move_on_after(0.5):
+                await stream.aclose()
+
+    def _guard(self, conn: ClientConnection, fn: Any, *args: Any) -> Any:
+        """Run a broker call; a bug in it costs this connection only (541 INTERNAL_ERROR)."""
+        try:
+            return fn(*args)
+        except Exception:
+            log.exception("internal error on connection %s", conn.peer)
+            try:
+                conn.protocol.close(ReplyCode.INTERNAL_ERROR, "internal error")
+                self.broker.connection_lost(conn)
+            except Exception:
+                log.exception("could not close connection %s cleanly", conn.peer)
+            return None
+        finally:
+            self._wake_all()
+
+    async def _reader(
+        self, stream: trio.SocketStream, conn: ClientConnection, scope: trio.CancelScope
+    ) -> None:
+        while not conn.protocol.closed and not conn.gone:
+            try:
+                data = await stream.receive_some(READ_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            self._guard(conn, self.broker.receive, conn, data, trio.current_time())
+            if not data:
+                break
+        # Nothing more will be read: let the writer flush, then give up after close_timeout.
+        self._wakers[conn].wake()
+        await trio.sleep(self.config.close_timeout)
+        scope.cancel()
+
+    async def _writer(
+        self,
+        stream: trio.SocketStream,
+        conn: ClientConnection,
+        waker: _Waker,
+        scope: trio.CancelScope,
+    ) -> None:
+        while True:
+            data = conn.protocol.data_to_send()
+            if data:
+                try:
+                    await stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    break
+                self._guard(conn, self.broker.output_drained, conn)
+                continue
+            if conn.protocol.closed or conn.gone:
+                break
+            await waker.wait()
+        scope.cancel()
+
+    async def _timer(self, conn: ClientConnection, scope: trio.CancelScope) -> None:
+        closing_since: float | None = None
+        while not conn.protocol.closed:
+            if conn.protocol.state is ConnectionState.CLOSING:
+                # We sent Connection.Close; a client that never answers is dropped.
+                closing_since = closing_since or trio.current_time()
+                if trio.current_time() - closing_since >= self.config.close_timeout:
+                    scope.cancel()
+                    return
+            deadline = self._guard(conn, self.broker.tick, conn, trio.current_time())
+            # Wake at least every second: the deadline moves as the handshake progresses.
+            now = trio.current_time()
+            until = min(deadline if deadline is not None else math.inf, now + 1.0)
+            await trio.sleep_until(max(until, now + 0.01))
+
+
+async def serve(
+    config: BrokerConfig | None = None,
+    *,
+    broker: Broker | None = None,
+    task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the broker until cancelled; `await nursery.start(serve, config)` returns the address."""
+    server = BrokerServer(config, broker)
+    await server.run(task_status=task_status)

@@ -1,0 +1,215 @@
+# Running the broker inside tests: in trio code (open_broker), in a background thread for sync or
+# asyncio code (BrokerThread), or as a subprocess (BrokerProcess).
+#
+# Rules kept here: every runner binds an ephemeral port on 127.0.0.1 unless told otherwise, reports
+# the real address, and stops cleanly (clients get 320 CONNECTION_FORCED) when the block ends.
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from types import TracebackType
+from typing import TypeVar
+
+import trio
+
+from amqp_broker.broker import Broker
+from amqp_broker.config import BrokerConfig
+from amqp_broker.server import BoundAddress, BrokerServer
+
+T = TypeVar("T")
+
+
+def _test_config(config: BrokerConfig | None) -> BrokerConfig:
+    return config if config is not None else BrokerConfig(port=0)
+
+
+def vhost_url(
+    address: BoundAddress, vhost: str = "/", user: str = "guest", password: str = "guest"
+) -> str:
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    quoted = urllib.parse.quote(vhost, safe="")
+    return f"amqp://{user}:{password}@{host}:{address.port}/{quoted}"
+
+
+class RunningBroker:
+    """A broker serving in this trio run: its address, URL and the Broker itself."""
+
+    def __init__(self, server: BrokerServer, address: BoundAddress) -> None:
+        self.server = server
+        self.broker: Broker = server.broker
+        self.address = address
+        self.host = address.host
+        self.port = address.port
+
+    @property
+    def url(self) -> str:
+        return vhost_url(self.address)
+
+
+@asynccontextmanager
+async def open_broker(config: BrokerConfig | None = None) -> AsyncIterator[RunningBroker]:
+    """Serve a broker on an ephemeral port for the duration of the block (trio code)."""
+    server = BrokerServer(_test_config(config))
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(server.run)
+        try:
+            yield RunningBroker(server, address)
+        finally:
+            with trio.CancelScope(shield=True):
+                await server.shutdown(grace=1.0)
+            nursery.cancel_scope.cancel()
+
+
+class BrokerThread:
+    """A broker in a background thread, for sync and asyncio code.
+
+        with BrokerThread() as broker:
+            pika.BlockingConnection(pika.URLParameters(broker.url))
+
+    Broker state belongs to the broker's thread: use call() to run a function there.
+    """
+
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        self.config = _test_config(config)
+        self._server = BrokerServer(self.config)
+        self.broker = self._server.broker
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._error: BaseException | None = None
+        self.address: BoundAddress | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.address is not None, "the broker is not running"
+        return self.address.port
+
+    @property
+    def host(self) -> str:
+        assert self.address is not None, "the broker is not running"
+        return self.address.host
+
+    @property
+    def url(self) -> str:
+        assert self.address is not None, "the broker is not running"
+        return vhost_url(self.address)
+
+    def url_for(self, vhost: str) -> str:
+        assert self.address is not None, "the broker is not running"
+        return vhost_url(self.address, vhost)
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        async with trio.open_nursery() as nursery:
+            self.address = await nursery.start(self._server.run)
+            self._started.set()
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._started.set()
+
+    def start(self) -> BrokerThread:
+        self._thread = threading.Thread(target=self._run, name="amqp-broker", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise RuntimeError("the broker thread failed to start") from self._error
+        return self
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run fn() in the broker's thread, between two commands, and return its result."""
+        assert self._token is not None, "the broker is not running"
+        return trio.from_thread.run_sync(fn, trio_token=self._token)
+
+    def stop(self) -> None:
+        if self._thread is None or self._token is None:
+            return
+        with suppress(trio.RunFinishedError):
+            trio.from_thread.run(self._server.shutdown, trio_token=self._token)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> BrokerThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+_LISTENING = re.compile(r"listening on (amqp://\S+)")
+
+
+class BrokerProcess:
+    """The broker as a subprocess (`python -m amqp_broker --port 0`), for whole-process tests."""
+
+    def __init__(self, *args: str, startup_timeout: float = 10.0) -> None:
+        self.args = args
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.port = 0
+
+    def start(self) -> BrokerProcess:
+        command = [sys.executable, "-m", "amqp_broker", "--port", "0", *self.args]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        timer = threading.Timer(self.startup_timeout, self.process.kill)
+        timer.start()
+        try:
+            for line in self.process.stdout:
+                match = _LISTENING.search(line)
+                if match:
+                    self.url = match.group(1)
+                    self.port = urllib.parse.urlsplit(self.url).port or 0
+                    return self
+        finally:
+            timer.cancel()
+        raise RuntimeError("the broker process exited before listening")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Signal the process and wait; returns its exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
+
+    def __enter__(self) -> BrokerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
