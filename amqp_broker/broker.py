@@ -20,7 +20,7 @@ from pamqp import commands
 from pamqp.base import Frame as Method
 
 from amqp_broker.config import BrokerConfig
-from amqp_broker.core.channel import ChannelState, Consumer
+from amqp_broker.core.channel import ChannelState, Consumer, Delivery
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import Queue
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
@@ -233,6 +233,9 @@ class Broker:
         for consumer in list(channel.consumers.values()):
             self._remove_consumer(conn, consumer)
             touched[id(consumer.queue)] = consumer.queue
+        for settled, _requeue in channel.tx_settlements:
+            channel.restore(settled)  # uncommitted acks are void: those messages go back
+        channel.tx_settlements = []
         for delivery in channel.take_all_unacked():
             if not delivery.queue.deleted:
                 delivery.queue.requeue(delivery.entry)
@@ -351,15 +354,12 @@ class Broker:
             arguments=method.arguments,
         )
         if not method.nowait:
-            self._send(
-                conn,
-                channel.number,
-                commands.Queue.DeclareOk(
-                    queue=queue.name,
-                    message_count=queue.ready_count,
-                    consumer_count=len(queue.consumers),
-                ),
+            declare_ok = commands.Queue.DeclareOk(
+                message_count=queue.ready_count, consumer_count=len(queue.consumers)
             )
+            # Set after construction: pamqp's validate() rejects names RabbitMQ accepts (a=b).
+            declare_ok.queue = queue.name
+            self._send(conn, channel.number, declare_ok)
 
     def _queue_bind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Bind
@@ -482,30 +482,32 @@ class Broker:
         self._dirty.add(conn)
 
     def _basic_ack(self, conn: ClientConnection, channel: ChannelState, method: Basic.Ack) -> None:
-        channel.settle(method.delivery_tag, method.multiple, 60, 80)
-        self._dispatch_channel(channel)
+        settled = channel.settle(method.delivery_tag, method.multiple, 60, 80)
+        self._settle(channel, settled, None)
 
     def _basic_reject(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Reject
     ) -> None:
         settled = channel.settle(method.delivery_tag or 0, False, 60, 90)
-        self._after_reject(channel, [(d.queue, d.entry) for d in settled], method.requeue)
+        self._settle(channel, settled, method.requeue)
 
     def _basic_nack(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Nack
     ) -> None:
         settled = channel.settle(method.delivery_tag, method.multiple, 60, 120)
-        self._after_reject(channel, [(d.queue, d.entry) for d in settled], method.requeue)
+        self._settle(channel, settled, method.requeue)
 
-    def _after_reject(
-        self, channel: ChannelState, settled: list[tuple[Queue, QueuedMessage]], requeue: bool
-    ) -> None:
+    def _settle(self, channel: ChannelState, settled: list[Delivery], requeue: bool | None) -> None:
+        """Finish an ack (requeue None), or a reject/nack; in a transaction, wait for commit."""
+        if channel.tx_mode:
+            channel.tx_settlements.append((settled, requeue))
+            return
         touched: dict[int, Queue] = {}
         if requeue:
-            for queue, entry in settled:
-                if not queue.deleted:
-                    queue.requeue(entry)
-                    touched[id(queue)] = queue
+            for delivery in settled:
+                if not delivery.queue.deleted:
+                    delivery.queue.requeue(delivery.entry)
+                    touched[id(delivery.queue)] = delivery.queue
         for queue in touched.values():
             self._dispatch(queue)
         self._dispatch_channel(channel)
@@ -516,7 +518,7 @@ class Broker:
         if not method.requeue:
             raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "requeue=false")
         settled = channel.take_all_unacked()
-        self._after_reject(channel, [(d.queue, d.entry) for d in settled], True)
+        self._settle(channel, settled, True)
         if isinstance(method, Basic.Recover):
             self._send(conn, channel.number, Basic.RecoverOk())
 
@@ -525,6 +527,7 @@ class Broker:
     def _publish(
         self, conn: ClientConnection, channel: ChannelState, event: ContentReceived
     ) -> None:
+        """Checks happen at publish time (as RabbitMQ does); in a transaction, routing waits."""
         method = event.method
         assert isinstance(method, Basic.Publish)
         vhost = self._vhost(conn)
@@ -549,26 +552,40 @@ class Broker:
             properties,
             event.body,
         )
-        queues = vhost.route(exchange, method.routing_key, properties.headers)
+        if channel.tx_mode:
+            channel.tx_publishes.append((message, method.mandatory))
+            return
+        self._route(conn, channel, message, method.mandatory)
+        if channel.confirm_mode:
+            channel.publish_seq += 1
+            self._send(conn, channel.number, Basic.Ack(delivery_tag=channel.publish_seq))
+
+    def _route(
+        self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
+    ) -> None:
+        vhost = self._vhost(conn)
+        exchange = vhost.exchanges.get(message.exchange)
+        queues = (
+            vhost.route(exchange, message.routing_key, message.properties.headers)
+            if exchange is not None
+            else []
+        )
         for queue in queues:
             queue.publish(message)
             self._dispatch(queue)
-        if not queues and method.mandatory:
+        if not queues and mandatory:
             conn.protocol.send_content(
                 channel.number,
                 Basic.Return(
                     reply_code=int(ReplyCode.NO_ROUTE),
                     reply_text="NO_ROUTE",
-                    exchange=method.exchange,
-                    routing_key=method.routing_key,
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
                 ),
                 message.properties_raw,
                 message.body,
             )
             self._dirty.add(conn)
-        if channel.confirm_mode:
-            channel.publish_seq += 1
-            self._send(conn, channel.number, Basic.Ack(delivery_tag=channel.publish_seq))
 
     def _confirm_select(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Confirm.Select
@@ -592,6 +609,16 @@ class Broker:
     ) -> None:
         if not channel.tx_mode:
             raise AMQPError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
+        publishes, channel.tx_publishes = channel.tx_publishes, []
+        settlements, channel.tx_settlements = channel.tx_settlements, []
+        for message, mandatory in publishes:
+            self._route(conn, channel, message, mandatory)
+        channel.tx_mode = False  # apply the held settlements now, then stay transactional
+        try:
+            for settled, requeue in settlements:
+                self._settle(channel, settled, requeue)
+        finally:
+            channel.tx_mode = True
         self._send(conn, channel.number, commands.Tx.CommitOk())
 
     def _tx_rollback(
@@ -599,6 +626,10 @@ class Broker:
     ) -> None:
         if not channel.tx_mode:
             raise AMQPError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
+        channel.tx_publishes = []
+        for settled, _requeue in channel.tx_settlements:
+            channel.restore(settled)
+        channel.tx_settlements = []
         self._send(conn, channel.number, commands.Tx.RollbackOk())
 
     # ---- delivery ----------------------------------------------------------------------------

@@ -164,6 +164,7 @@ class BrokerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
+        self._signalled = False
 
     def start(self) -> BrokerProcess:
         command = [sys.executable, "-m", "amqp_broker", "--port", "0", *self.args]
@@ -188,12 +189,18 @@ class BrokerProcess:
             timer.cancel()
         raise RuntimeError("the broker process exited before listening")
 
+    def send_signal(self, sig: int = signal.SIGTERM) -> None:
+        """Ask the broker to stop (SIGTERM, SIGINT) or kill it (SIGKILL) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self._signalled = True
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        """Signal the process and wait; returns its exit code."""
+        """Signal the process (once) and wait; returns its exit code."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
+        if not self._signalled:
+            self.send_signal(sig)
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -57,6 +57,10 @@ class ChannelState:
         self.confirm_mode = False
         self.publish_seq = 0
         self.tx_mode = False
+        # Held until tx.commit: publishes (opaque to this module) and settled deliveries with
+        # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.
+        self.tx_publishes: list[Any] = []
+        self.tx_settlements: list[tuple[list[Delivery], bool | None]] = []
 
     def new_tag(self) -> int:
         tag = self.next_tag
@@ -97,6 +101,15 @@ class ChannelState:
         for delivery in settled:
             _release(delivery)
         return settled
+
+    def restore(self, deliveries: list[Delivery]) -> None:
+        """Put settled deliveries back as unacked (tx.rollback), keeping tag order."""
+        for delivery in deliveries:
+            self.unacked[delivery.tag] = delivery
+            delivery.queue.unacked_count += 1
+            if delivery.consumer is not None:
+                delivery.consumer.unacked += 1
+        self.unacked = dict(sorted(self.unacked.items()))
 
     def take_all_unacked(self) -> list[Delivery]:
         settled = list(self.unacked.values())

@@ -74,18 +74,29 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _field_type(value: Any) -> str:
+    """The field-table type name RabbitMQ gives a decoded value in error texts."""
+    if value is None:
+        return "void"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "signedint" if -(2**31) <= value < 2**31 else "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "array"
+    return "longstr"
+
+
 def _describe(value: Any) -> str:
     """An argument value the way RabbitMQ prints it in 'inequivalent arg' errors."""
     if value is None:
         return "none"
-    if isinstance(value, bool):
-        return f"the value '{_flag(value)}' of type 'bool'"
-    if isinstance(value, int):
-        kind = "signedint" if -(2**31) <= value < 2**31 else "long"
-        return f"the value '{value}' of type '{kind}'"
-    if isinstance(value, float):
-        return f"the value '{value}' of type 'double'"
-    return f"the value '{value}' of type 'longstr'"
+    shown = _flag(value) if isinstance(value, bool) else value
+    return f"the value '{shown}' of type '{_field_type(value)}'"
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -161,6 +172,8 @@ class VirtualHost:
         arguments: Mapping[str, Any] | None = None,
     ) -> Exchange:
         if passive:
+            # RabbitMQ refuses even a passive declare of the default exchange (403)
+            self._not_default(name)
             return self.exchange_or_404(name)
         try:
             exchange_type_class(type_name)
@@ -176,6 +189,14 @@ class VirtualHost:
                 raise AMQPError(
                     ReplyCode.ACCESS_REFUSED,
                     f"exchange name '{name}' contains reserved prefix 'amq.*'",
+                )
+            if "alternate-exchange" in args and not isinstance(
+                args["alternate-exchange"], str | bytes
+            ):
+                raise AMQPError(
+                    ReplyCode.PRECONDITION_FAILED,
+                    f"invalid type '{_field_type(args['alternate-exchange'])}' for arg "
+                    f"'alternate-exchange' in {self._exchange_resource(name)}",
                 )
             existing = Exchange(
                 name,
@@ -291,27 +312,28 @@ class VirtualHost:
             exclusive_owner=owner if exclusive else None,
             auto_delete=auto_delete,
             arguments=args,
-            max_priority=self._max_priority(args),
+            max_priority=self._max_priority(name, args),
         )
         self.queues[name] = queue
         return queue
 
-    def _max_priority(self, args: Mapping[str, Any]) -> int:
+    def _max_priority(self, name: str, args: Mapping[str, Any]) -> int:
+        """RabbitMQ's check_max_priority_arg, with its error terms in the reply text."""
         value = args.get("x-max-priority")
         if value is None:
             return 0
         if isinstance(value, bool) or not isinstance(value, int):
-            raise AMQPError(
-                ReplyCode.PRECONDITION_FAILED,
-                f"invalid arg 'x-max-priority' for {self._queue_resource('')}: "
-                f"{{unacceptable_type,{type(value).__name__}}}",
-            )
-        if value < 0 or value > MAX_PRIORITY:
-            raise AMQPError(
-                ReplyCode.PRECONDITION_FAILED,
-                f"invalid arg 'x-max-priority': {value} is out of range 0..{MAX_PRIORITY}",
-            )
-        return value
+            problem = f"{{unacceptable_type,{_field_type(value)}}}"
+        elif value < 0:
+            problem = f"{{value_negative,{value}}}"
+        elif value > MAX_PRIORITY:
+            problem = f"{{max_value_exceeded,{value}}}"
+        else:
+            return value
+        raise AMQPError(
+            ReplyCode.PRECONDITION_FAILED,
+            f"invalid arg 'x-max-priority' for {self._queue_resource(name)}: {problem}",
+        )
 
     def check_exclusive_access(self, queue: Queue, owner: object) -> None:
         if queue.exclusive_owner is not None and queue.exclusive_owner is not owner:
