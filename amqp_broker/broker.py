@@ -14,7 +14,7 @@ import hmac
 import itertools
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from pamqp import commands
 from pamqp.base import Frame as Method
@@ -22,7 +22,7 @@ from pamqp.base import Frame as Method
 from amqp_broker.config import BrokerConfig
 from amqp_broker.core.channel import ChannelState, Consumer, Delivery
 from amqp_broker.core.message import Message, QueuedMessage
-from amqp_broker.core.queue import Queue
+from amqp_broker.core.queue import MemoryMeter, Queue
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
@@ -38,6 +38,14 @@ from amqp_broker.protocol.events import (
 from amqp_broker.version import __version__
 
 Basic = commands.Basic
+_FromExchange = TypeVar("_FromExchange", Basic.GetOk, Basic.Deliver, Basic.Return)
+
+
+def _from_exchange(method: _FromExchange, exchange: str) -> _FromExchange:
+    """Set the exchange after construction: pamqp's validate() rejects names RabbitMQ accepts
+    (`a=b`, `обмен`, over 127 bytes); the codec encodes without validating."""
+    method.exchange = exchange
+    return method
 
 
 class ClientConnection:
@@ -51,6 +59,10 @@ class ClientConnection:
         self.vhost: VirtualHost | None = None
         self.username = ""
         self.cancel_notify = False
+        self.confirms_due: set[ChannelState] = set()
+        self.blocked_notify = False  # the client understands connection.blocked
+        self.publisher = False  # it has published: memory alarms stop reading it
+        self.read_paused = False
         self.gone = False
 
     def __repr__(self) -> str:
@@ -66,8 +78,10 @@ class Broker:
             heartbeat=self.config.heartbeat,
             version=__version__,
         )
+        self.meter = MemoryMeter()
+        self.publishers_blocked = False
         self.vhosts: dict[str, VirtualHost] = {
-            name: VirtualHost(name) for name in self.config.vhosts
+            name: VirtualHost(name, self.meter) for name in self.config.vhosts
         }
         self._users = {user.name: user for user in self.config.users}
         self.connections: dict[int, ClientConnection] = {}
@@ -116,7 +130,7 @@ class Broker:
     def add_vhost(self, name: str) -> VirtualHost:
         vhost = self.vhosts.get(name)
         if vhost is None:
-            vhost = self.vhosts[name] = VirtualHost(name)
+            vhost = self.vhosts[name] = VirtualHost(name, self.meter)
         return vhost
 
     def delete_vhost(self, name: str) -> None:
@@ -143,7 +157,44 @@ class Broker:
     def process(self, conn: ClientConnection) -> None:
         while (event := conn.protocol.next_event()) is not None:
             self._on_event(conn, event)
+        for channel in list(conn.confirms_due):
+            self._send_confirms(conn, channel)
         self._dirty.add(conn)
+        self.check_memory()
+
+    def check_memory(self) -> None:
+        """RabbitMQ's memory alarm: above the high watermark, publishing connections are told
+        (connection.blocked) and no longer read, so TCP back-pressure stops the publishers;
+        consumers keep draining. Below it again, they are unblocked."""
+        high = self.config.memory_high_watermark
+        if not self.publishers_blocked and self.meter.used > high:
+            self.publishers_blocked = True
+            for conn in self.connections.values():
+                if conn.publisher:
+                    self._pause_publisher(conn)
+        elif self.publishers_blocked and self.meter.used <= high:
+            self.publishers_blocked = False
+            for conn in self.connections.values():
+                if conn.read_paused:
+                    conn.read_paused = False
+                    if conn.blocked_notify and conn.protocol.is_open:
+                        self._send(conn, 0, commands.Connection.Unblocked())
+                    self._dirty.add(conn)
+
+    def _pause_publisher(self, conn: ClientConnection) -> None:
+        if conn.read_paused or not conn.protocol.is_open:
+            return
+        conn.read_paused = True
+        if conn.blocked_notify:
+            self._send(conn, 0, commands.Connection.Blocked(reason="low on memory"))
+
+    def _send_confirms(self, conn: ClientConnection, channel: ChannelState) -> None:
+        conn.confirms_due.discard(channel)
+        upto = channel.publish_seq
+        if upto > channel.confirmed_upto and conn.protocol.channel_is_open(channel.number):
+            multiple = upto - channel.confirmed_upto > 1
+            self._send(conn, channel.number, Basic.Ack(delivery_tag=upto, multiple=multiple))
+        channel.confirmed_upto = upto
 
     def tick(self, conn: ClientConnection, now: float) -> float | None:
         deadline = conn.protocol.tick(now, self.config.handshake_timeout)
@@ -162,6 +213,7 @@ class Broker:
 
     def output_drained(self, conn: ClientConnection) -> None:
         """The writer flushed this connection: deliveries held back for it may resume."""
+        self.check_memory()
         queues: dict[int, Queue] = {}
         for channel in conn.channels.values():
             for consumer in channel.consumers.values():
@@ -201,6 +253,9 @@ class Broker:
             conn.cancel_notify = isinstance(capabilities, dict) and bool(
                 capabilities.get("consumer_cancel_notify")
             )
+            conn.blocked_notify = isinstance(capabilities, dict) and bool(
+                capabilities.get("connection.blocked")
+            )
         elif isinstance(event, ConnectionClosed):
             self._release_connection(conn)
 
@@ -216,6 +271,8 @@ class Broker:
             handler(conn, channel, argument)
         except AMQPError as error:
             error.for_method(method.index >> 16, method.index & 0xFFFF)
+            if channel in conn.confirms_due:
+                self._send_confirms(conn, channel)  # earlier publishes were accepted
             conn.protocol.fail(channel.number, error)
             self._dirty.add(conn)
 
@@ -240,6 +297,8 @@ class Broker:
             if not delivery.queue.deleted:
                 delivery.queue.requeue(delivery.entry)
                 touched[id(delivery.queue)] = delivery.queue
+            else:
+                delivery.queue.discard(delivery.entry)
         channel.consumers.clear()
         for queue in touched.values():
             self._dispatch(queue)
@@ -465,16 +524,22 @@ class Broker:
         if entry is None:
             self._send(conn, channel.number, Basic.GetEmpty())
             return
-        tag = channel.new_tag() if method.no_ack else channel.track(queue, entry, None)
+        if method.no_ack:
+            tag = channel.new_tag()
+            queue.discard(entry)
+        else:
+            tag = channel.track(queue, entry, None)
         message = entry.message
         conn.protocol.send_content(
             channel.number,
-            Basic.GetOk(
-                delivery_tag=tag,
-                redelivered=entry.redelivered,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                message_count=queue.ready_count,
+            _from_exchange(
+                Basic.GetOk(
+                    delivery_tag=tag,
+                    redelivered=entry.redelivered,
+                    routing_key=message.routing_key,
+                    message_count=queue.ready_count,
+                ),
+                message.exchange,
             ),
             message.properties_raw,
             message.body,
@@ -503,11 +568,12 @@ class Broker:
             channel.tx_settlements.append((settled, requeue))
             return
         touched: dict[int, Queue] = {}
-        if requeue:
-            for delivery in settled:
-                if not delivery.queue.deleted:
-                    delivery.queue.requeue(delivery.entry)
-                    touched[id(delivery.queue)] = delivery.queue
+        for delivery in settled:
+            if requeue and not delivery.queue.deleted:
+                delivery.queue.requeue(delivery.entry)
+                touched[id(delivery.queue)] = delivery.queue
+            else:
+                delivery.queue.discard(delivery.entry)
         for queue in touched.values():
             self._dispatch(queue)
         self._dispatch_channel(channel)
@@ -552,13 +618,18 @@ class Broker:
             properties,
             event.body,
         )
+        if not conn.publisher:
+            conn.publisher = True
+            if self.publishers_blocked:
+                self._pause_publisher(conn)
         if channel.tx_mode:
             channel.tx_publishes.append((message, method.mandatory))
             return
         self._route(conn, channel, message, method.mandatory)
         if channel.confirm_mode:
+            # Confirmed when this batch of input is done: one basic.ack(multiple) for many.
             channel.publish_seq += 1
-            self._send(conn, channel.number, Basic.Ack(delivery_tag=channel.publish_seq))
+            conn.confirms_due.add(channel)
 
     def _route(
         self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
@@ -576,11 +647,13 @@ class Broker:
         if not queues and mandatory:
             conn.protocol.send_content(
                 channel.number,
-                Basic.Return(
-                    reply_code=int(ReplyCode.NO_ROUTE),
-                    reply_text="NO_ROUTE",
-                    exchange=message.exchange,
-                    routing_key=message.routing_key,
+                _from_exchange(
+                    Basic.Return(
+                        reply_code=int(ReplyCode.NO_ROUTE),
+                        reply_text="NO_ROUTE",
+                        routing_key=message.routing_key,
+                    ),
+                    message.exchange,
                 ),
                 message.properties_raw,
                 message.body,
@@ -668,16 +741,22 @@ class Broker:
         channel = consumer.channel
         owner = channel.owner
         assert isinstance(owner, ClientConnection)
-        tag = channel.new_tag() if consumer.no_ack else channel.track(queue, entry, consumer)
+        if consumer.no_ack:
+            tag = channel.new_tag()
+            queue.discard(entry)
+        else:
+            tag = channel.track(queue, entry, consumer)
         message = entry.message
         owner.protocol.send_content(
             channel.number,
-            Basic.Deliver(
-                consumer_tag=consumer.tag,
-                delivery_tag=tag,
-                redelivered=entry.redelivered,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
+            _from_exchange(
+                Basic.Deliver(
+                    consumer_tag=consumer.tag,
+                    delivery_tag=tag,
+                    redelivered=entry.redelivered,
+                    routing_key=message.routing_key,
+                ),
+                message.exchange,
             ),
             message.properties_raw,
             message.body,

@@ -30,5 +30,8 @@ class BrokerConfig:
     # A consumer's connection with more unsent bytes than this gets no new deliveries until its
     # writer catches up, so a slow reader cannot make the broker buffer without bound.
     consumer_output_high_water: int = 1024 * 1024
+    # Bytes of message bodies held in queues above which publishers are blocked (RabbitMQ's
+    # memory alarm; connection.blocked is sent to clients that support it).
+    memory_high_watermark: int = 512 * 1024 * 1024
     # How long to wait for Close-Ok after the server sent Connection.Close.
     close_timeout: float = 3.0

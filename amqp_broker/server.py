@@ -66,6 +66,7 @@ class BrokerServer:
         self.config = config or (broker.config if broker else BrokerConfig())
         self.broker = broker or Broker(self.config)
         self._wakers: dict[ClientConnection, _Waker] = {}
+        self._resumers: dict[ClientConnection, _Waker] = {}
         self._cancel_scope: trio.CancelScope | None = None
         self._connections_done = trio.Event()
         self._active = 0
@@ -96,9 +97,10 @@ class BrokerServer:
 
     def _wake_all(self) -> None:
         for conn in self.broker.take_dirty():
-            waker = self._wakers.get(conn)
-            if waker is not None:
-                waker.wake()
+            for wakers in (self._wakers, self._resumers):
+                waker = wakers.get(conn)
+                if waker is not None:
+                    waker.wake()
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         try:
@@ -110,6 +112,7 @@ class BrokerServer:
         conn = self.broker.new_connection(peer_name, _is_loopback(host), trio.current_time())
         waker = _Waker()
         self._wakers[conn] = waker
+        self._resumers[conn] = _Waker()
         self._active += 1
         try:
             async with trio.open_nursery() as nursery:
@@ -121,6 +124,7 @@ class BrokerServer:
         finally:
             self._guard(conn, self.broker.connection_lost, conn)
             self._wakers.pop(conn, None)
+            self._resumers.pop(conn, None)
             self._wake_all()
             self._active -= 1
             self._connections_done.set()
@@ -146,6 +150,10 @@ class BrokerServer:
         self, stream: trio.SocketStream, conn: ClientConnection, scope: trio.CancelScope
     ) -> None:
         while not conn.protocol.closed and not conn.gone:
+            if conn.read_paused:
+                # Blocked publisher: stop reading so TCP back-pressure reaches the client.
+                await self._resumers[conn].wait()
+                continue
             try:
                 data = await stream.receive_some(READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):

@@ -55,7 +55,8 @@ class ChannelState:
         self.consumer_prefetch = 0  # basic.qos global=false: for consumers created after it
         self.global_prefetch = 0  # basic.qos global=true: shared by the channel
         self.confirm_mode = False
-        self.publish_seq = 0
+        self.publish_seq = 0  # the last publish sequence number given out
+        self.confirmed_upto = 0  # the last one acked to the publisher
         self.tx_mode = False
         # Held until tx.commit: publishes (opaque to this module) and settled deliveries with
         # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.

@@ -48,6 +48,19 @@ class _ReadyList:
         return count
 
 
+class MemoryMeter:
+    """Bytes of message bodies held by queues (ready or unacked), shared by a broker's queues.
+
+    A message routed to three queues counts three times: a conservative figure is what the
+    publisher-blocking threshold needs.
+    """
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
+
+
 class Queue:
     def __init__(
         self,
@@ -59,6 +72,7 @@ class Queue:
         auto_delete: bool = False,
         arguments: dict[str, Any] | None = None,
         max_priority: int = 0,
+        meter: MemoryMeter | None = None,
     ) -> None:
         self.name = name
         self.vhost = vhost
@@ -69,6 +83,8 @@ class Queue:
         self.max_priority = max_priority
         self._levels = [_ReadyList() for _ in range(max_priority + 1)]
         self._ready_count = 0
+        self.ready_bytes = 0
+        self.meter = meter or MemoryMeter()
         self._next_seq = 0
         self.consumers: deque[Consumer] = deque()
         self.unacked_count = 0
@@ -91,12 +107,15 @@ class Queue:
         self._next_seq += 1
         self._level(message).fresh.append(entry)
         self._ready_count += 1
+        self.ready_bytes += len(message.body)
+        self.meter.used += len(message.body)
         return entry
 
     def requeue(self, entry: QueuedMessage) -> None:
         entry.redelivered = True
         heapq.heappush(self._level(entry.message).requeued, entry)
         self._ready_count += 1
+        self.ready_bytes += len(entry.message.body)
 
     def pop(self) -> QueuedMessage | None:
         if not self._ready_count:
@@ -104,7 +123,9 @@ class Queue:
         for level in reversed(self._levels):
             if level:
                 self._ready_count -= 1
-                return level.pop()
+                entry = level.pop()
+                self.ready_bytes -= len(entry.message.body)
+                return entry
         raise AssertionError("ready count out of step with the ready lists")
 
     @property
@@ -114,7 +135,13 @@ class Queue:
     def purge(self) -> int:
         count = sum(level.clear() for level in self._levels)
         self._ready_count = 0
+        self.meter.used -= self.ready_bytes
+        self.ready_bytes = 0
         return count
+
+    def discard(self, entry: QueuedMessage) -> None:
+        """A delivered message is gone for good (acked, rejected, or sent in no-ack mode)."""
+        self.meter.used -= len(entry.message.body)
 
     def ready_messages(self) -> Iterator[QueuedMessage]:
         """In delivery order, without removing them."""

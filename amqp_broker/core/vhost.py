@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amqp_broker.core.queue import Queue
+from amqp_broker.core.queue import MemoryMeter, Queue
 from amqp_broker.errors import AMQPError, ReplyCode
 from exchanges import (
     ExchangeType,
@@ -110,8 +110,9 @@ def new_queue_name() -> str:
 
 
 class VirtualHost:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, meter: MemoryMeter | None = None) -> None:
         self.name = name
+        self.meter = meter or MemoryMeter()
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
         self._add_exchange(Exchange("", "direct", create_exchange_type("direct"), durable=True))
@@ -313,6 +314,7 @@ class VirtualHost:
             auto_delete=auto_delete,
             arguments=args,
             max_priority=self._max_priority(name, args),
+            meter=self.meter,
         )
         self.queues[name] = queue
         return queue
