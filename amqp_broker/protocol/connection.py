@@ -209,7 +209,15 @@ class AMQPConnection:
     def _step(self) -> bool:
         if self.state is ConnectionState.AWAIT_HEADER:
             return self._read_protocol_header()
-        raw = self._reader.next_frame()
+        try:
+            raw = self._reader.next_frame()
+        except AMQPError as exc:
+            # The stream is out of step and the bad frame stays buffered: send the Close, then stop
+            # reading (retrying would raise again forever, even in CLOSING).
+            self.fail(0, exc)
+            if self.state is not ConnectionState.CLOSED:
+                self._terminate(exc.text)
+            return True
         if raw is None:
             return False
         if raw.frame_type == FRAME_HEARTBEAT:
@@ -500,6 +508,8 @@ class AMQPConnection:
         if channel == 0 or error.closes_connection or channel not in self._channels:
             self._fail_connection(error)
             return
+        if self._channels[channel].state is ChannelState.CLOSING:
+            return  # one Channel.Close (and one ChannelClosed) per close
         self._channels[channel].state = ChannelState.CLOSING
         self.send_method(
             channel,

@@ -1,0 +1,307 @@
+# Queue semantics through pika's BlockingConnection: naming, exclusivity, auto-delete, declare
+# equivalence, purge and delete, each checked against RabbitMQ 3.10's reply codes and texts.
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+import amqp
+import pika
+import pika.exceptions
+import pytest
+
+
+def _connect(url: str) -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(url))
+
+
+def _vhost(url: str) -> str:
+    return urllib.parse.unquote(url.rsplit("/", 1)[1])
+
+
+def _queue_exists(connection: pika.BlockingConnection, name: str) -> bool:
+    """A passive declare on a throwaway channel: a 404 closes only that channel."""
+    probe = connection.channel()
+    try:
+        probe.queue_declare(name, passive=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        assert exc.reply_code == 404
+        return False
+    probe.close()
+    return True
+
+
+def test_server_named_queue_gets_amq_gen_name(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        first = channel.queue_declare("", exclusive=True).method.queue
+        second = channel.queue_declare("", exclusive=True).method.queue
+        assert first.startswith("amq.gen-")
+        assert second.startswith("amq.gen-")
+        assert first != second
+        channel.basic_publish("", first, b"to the generated name")
+        method, _properties, body = channel.basic_get(first, auto_ack=True)
+        assert method is not None
+        assert body == b"to the generated name"
+
+
+def test_passive_declare_of_missing_queue_404_names_queue_and_vhost(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_declare("x", passive=True)
+    assert info.value.reply_code == 404
+    assert info.value.reply_text == f"NOT_FOUND - no queue 'x' in vhost '{_vhost(amqp_url)}'"
+
+
+def test_exclusive_queue_from_another_connection_is_resource_locked_405(amqp_url: str) -> None:
+    with _connect(amqp_url) as owner, _connect(amqp_url) as other:
+        owner.channel().queue_declare("mine", exclusive=True)
+        channel = other.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.basic_get("mine")
+    assert info.value.reply_code == 405
+    assert info.value.reply_text.startswith(
+        "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mine' in vhost "
+        f"'{_vhost(amqp_url)}'."
+    )
+
+
+@pytest.mark.parametrize("operation", ["declare", "passive", "consume", "purge", "delete"])
+def test_every_operation_on_another_connections_exclusive_queue_is_405(
+    amqp_url: str, operation: str
+) -> None:
+    with _connect(amqp_url) as owner, _connect(amqp_url) as other:
+        owner.channel().queue_declare("mine", exclusive=True)
+        channel = other.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            if operation == "declare":
+                channel.queue_declare("mine", exclusive=True)
+            elif operation == "passive":
+                channel.queue_declare("mine", passive=True)
+            elif operation == "consume":
+                channel.basic_consume("mine", lambda *args: None)
+            elif operation == "purge":
+                channel.queue_purge("mine")
+            else:
+                channel.queue_delete("mine")
+    assert info.value.reply_code == 405
+
+
+def test_exclusive_queue_is_deleted_when_its_connection_closes(amqp_url: str) -> None:
+    with _connect(amqp_url) as owner:
+        owner.channel().queue_declare("temporary", exclusive=True)
+        with _connect(amqp_url) as observer:
+            channel = observer.channel()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+                channel.queue_declare("temporary", passive=True)
+            assert info.value.reply_code == 405
+    with _connect(amqp_url) as observer:
+        assert _queue_exists(observer, "temporary") is False
+        # The name is free again, for anyone.
+        observer.channel().queue_declare("temporary")
+
+
+def test_auto_delete_queue_is_deleted_when_its_last_consumer_cancels(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("fleeting", auto_delete=True)
+        first = channel.basic_consume("fleeting", lambda *args: None)
+        second = channel.basic_consume("fleeting", lambda *args: None)
+        channel.basic_cancel(first)
+        assert _queue_exists(connection, "fleeting") is True
+        channel.basic_cancel(second)
+        assert _queue_exists(connection, "fleeting") is False
+
+
+def test_auto_delete_queue_without_consumers_ever_survives(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("never-consumed", auto_delete=True)
+        channel.basic_publish("", "never-consumed", b"waiting")
+        assert channel.queue_declare("never-consumed", passive=True).method.message_count == 1
+
+
+def test_declare_ok_reports_ready_messages_and_consumers(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        declared = channel.queue_declare("counted").method
+        assert (declared.message_count, declared.consumer_count) == (0, 0)
+        for n in range(3):
+            channel.basic_publish("", "counted", str(n).encode())
+        observer = connection.channel()
+        assert observer.queue_declare("counted").method.message_count == 3
+        # One message taken and not acked: it no longer counts as ready.
+        method, _properties, _body = observer.basic_get("counted")
+        assert method is not None
+        consumer_channel = connection.channel()
+        consumer_channel.basic_qos(prefetch_count=1)
+        consumer_channel.basic_consume("counted", lambda *args: None)
+        declared = channel.queue_declare("counted", passive=True).method
+        assert (declared.message_count, declared.consumer_count) == (1, 1)
+
+
+def test_redeclare_with_different_durable_is_406_inequivalent_arg(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("q", durable=False)
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_declare("q", durable=True)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == (
+        f"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost "
+        f"'{_vhost(amqp_url)}': received 'true' but current is 'false'"
+    )
+
+
+def test_redeclare_with_same_properties_is_accepted(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("same", durable=True, arguments={"x-max-priority": 5})
+        again = channel.queue_declare("same", durable=True, arguments={"x-max-priority": 5})
+        assert again.method.queue == "same"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a=b", "очередь", "sp ace!", "q?x", "n" * 255, "я" * 127 + "z"],
+    ids=["equals", "cyrillic", "space-bang", "question", "255-ascii", "255-bytes-utf8"],
+)
+def test_unusual_queue_names_work_end_to_end(amqp_url: str, name: str) -> None:
+    assert len(name.encode("utf-8")) <= 255
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        assert channel.queue_declare(name).method.queue == name
+        channel.queue_bind(name, "amq.direct", routing_key=name)
+        channel.basic_publish("amq.direct", name, b"via direct")
+        channel.basic_publish("", name, b"via default")
+        assert channel.queue_declare(name, passive=True).method.message_count == 2
+        bodies = []
+        for _ in range(2):
+            method, _properties, body = channel.basic_get(name)
+            assert method is not None
+            assert method.routing_key == name
+            bodies.append(body)
+            channel.basic_ack(method.delivery_tag)
+        assert bodies == [b"via direct", b"via default"]
+        assert channel.queue_delete(name).method.message_count == 0
+
+
+def test_queue_name_with_reserved_amq_prefix_is_403(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_declare("amq.x")
+    assert info.value.reply_code == 403
+    assert info.value.reply_text == (
+        "ACCESS_REFUSED - queue name 'amq.x' contains reserved prefix 'amq.*'"
+    )
+
+
+def test_purge_returns_count_and_leaves_unacked_messages(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("purged")
+        for n in range(5):
+            channel.basic_publish("", "purged", str(n).encode())
+        held, _properties, _body = channel.basic_get("purged")
+        assert held is not None
+        assert channel.queue_purge("purged").method.message_count == 4
+        assert channel.queue_declare("purged", passive=True).method.message_count == 0
+        # The unacked one survives the purge and comes back when rejected.
+        channel.basic_reject(held.delivery_tag, requeue=True)
+        method, _properties, body = channel.basic_get("purged")
+        assert method is not None
+        assert body == b"0"
+        assert method.redelivered is True
+
+
+def test_delete_if_unused_with_a_consumer_is_406(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("busy")
+        channel.basic_consume("busy", lambda *args: None)
+        other = connection.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            other.queue_delete("busy", if_unused=True)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == (
+        f"PRECONDITION_FAILED - queue 'busy' in vhost '{_vhost(amqp_url)}' in use"
+    )
+
+
+def test_delete_if_empty_with_messages_is_406(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("full")
+        channel.basic_publish("", "full", b"still here")
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_delete("full", if_empty=True)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == (
+        f"PRECONDITION_FAILED - queue 'full' in vhost '{_vhost(amqp_url)}' not empty"
+    )
+
+
+def test_delete_returns_the_ready_count(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("doomed")
+        for n in range(3):
+            channel.basic_publish("", "doomed", str(n).encode())
+        assert channel.queue_delete("doomed").method.message_count == 3
+        assert _queue_exists(connection, "doomed") is False
+
+
+def test_deleting_a_missing_queue_succeeds(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        assert channel.queue_delete("never-declared").method.message_count == 0
+        # The channel is still usable.
+        assert channel.queue_declare("after").method.queue == "after"
+
+
+def test_cancelling_an_unknown_consumer_tag_succeeds(amqp_url: str) -> None:
+    # pika refuses to send basic.cancel for a tag it never saw; py-amqp sends it and waits.
+    parts = urllib.parse.urlsplit(amqp_url)
+    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=_vhost(amqp_url))
+    connection.connect()
+    try:
+        channel = connection.channel()
+        channel.queue_declare("plain")
+        channel.basic_cancel("no-such-tag")
+        assert channel.is_open
+        assert channel.queue_declare("plain", passive=True).queue == "plain"
+    finally:
+        connection.close()
+
+
+def test_consumer_of_a_deleted_queue_receives_basic_cancel(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("vanishing")
+        cancels: list[str] = []
+        channel.add_on_cancel_callback(lambda frame: cancels.append(frame.method.consumer_tag))
+        tag = channel.basic_consume("vanishing", lambda *args: None)
+        connection.channel().queue_delete("vanishing")
+        deadline = time.monotonic() + 2
+        while not cancels and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=0.1)
+        assert cancels == [tag]
+        assert channel.is_open
+        assert channel.consumer_tags == []
+
+
+def test_consume_generator_ends_when_its_queue_is_deleted(amqp_url: str) -> None:
+    with _connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("generator")
+        channel.basic_publish("", "generator", b"first")
+        deleter = connection.channel()
+        seen = []
+        for method, _properties, body in channel.consume("generator", inactivity_timeout=2):
+            assert method is not None, "the generator should end, not time out"
+            seen.append(body)
+            channel.basic_ack(method.delivery_tag)
+            deleter.queue_delete("generator")
+        assert seen == [b"first"]
