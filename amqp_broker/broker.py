@@ -375,20 +375,24 @@ class Broker:
     def _exchange_bind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Bind
     ) -> None:
-        self._vhost(conn).bind(
-            method.source,
-            (EXCHANGE, method.destination),
-            method.routing_key,
-            method.arguments,
-            conn,
-        )
-        if not method.nowait:
-            self._send(conn, channel.number, commands.Exchange.BindOk())
+        self._exchange_binding(conn, channel, method, commands.Exchange.BindOk())
 
     def _exchange_unbind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Unbind
     ) -> None:
-        self._vhost(conn).unbind(
+        self._exchange_binding(conn, channel, method, commands.Exchange.UnbindOk())
+
+    def _exchange_binding(
+        self,
+        conn: ClientConnection,
+        channel: ChannelState,
+        method: commands.Exchange.Bind | commands.Exchange.Unbind,
+        reply: Method,
+    ) -> None:
+        """exchange.bind and exchange.unbind differ only in the vhost call and the reply."""
+        vhost = self._vhost(conn)
+        change = vhost.bind if isinstance(method, commands.Exchange.Bind) else vhost.unbind
+        change(
             method.source,
             (EXCHANGE, method.destination),
             method.routing_key,
@@ -396,7 +400,7 @@ class Broker:
             conn,
         )
         if not method.nowait:
-            self._send(conn, channel.number, commands.Exchange.UnbindOk())
+            self._send(conn, channel.number, reply)
 
     # ---- queues ------------------------------------------------------------------------------
 
