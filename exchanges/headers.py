@@ -10,7 +10,10 @@
 # - A binding value of None (void) only asks for the header to be present, whatever its value.
 # - Other values compare as Erlang == on decoded values (see field_values).
 # - The routing key is ignored. Missing headers (None) count as an empty table.
-# Routing is linear in the number of bindings; each header value is converted once per message.
+# - Routing looks only at candidate bindings proposed by a headers_index.CandidateIndex (keyed by
+#   header key and comparison term) and verifies each with the exact matcher, so its cost follows
+#   the message's headers and the bindings they could match, not the number of bindings. Each
+#   header value is converted once per message.
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -19,6 +22,7 @@ from typing import ClassVar, Final, Generic
 
 from exchanges.base import Arguments, Binding, D, InvalidBinding
 from exchanges.field_values import Term, erlang_repr, to_term, type_tag
+from exchanges.headers_index import CandidateIndex
 from exchanges.ledger import BindingLedger
 
 X_MATCH: Final = "x-match"
@@ -87,6 +91,7 @@ class HeadersExchange(Generic[D]):
     def __init__(self) -> None:
         self._ledger: BindingLedger[D] = BindingLedger()
         self._matchers: dict[Binding[D], _Matcher] = {}
+        self._index: CandidateIndex[Binding[D], _Matcher] = CandidateIndex()
 
     def bind(self, destination: D, routing_key: str, arguments: Arguments | None = None) -> bool:
         """Add a binding; raises InvalidBinding for a bad x-match and TypeError for argument
@@ -96,6 +101,7 @@ class HeadersExchange(Generic[D]):
         if not self._ledger.add(binding):
             return False
         self._matchers[binding] = matcher
+        self._index.add(binding, matcher, matcher.match_any, matcher.wanted, _PRESENT)
         return True
 
     def unbind(self, destination: D, routing_key: str, arguments: Arguments | None = None) -> bool:
@@ -104,12 +110,14 @@ class HeadersExchange(Generic[D]):
         if not self._ledger.remove(binding):
             return False
         del self._matchers[binding]
+        self._index.remove(binding)
         return True
 
     def unbind_destination(self, destination: D) -> int:
         removed = self._ledger.remove_destination(destination)
         for binding in removed:
             del self._matchers[binding]
+            self._index.remove(binding)
         return len(removed)
 
     def route(self, routing_key: str, headers: Mapping[str, object] | None = None) -> set[D]:
@@ -117,7 +125,7 @@ class HeadersExchange(Generic[D]):
         terms = {key: to_term(value) for key, value in (headers or {}).items()}
         return {
             binding.destination
-            for binding, matcher in self._matchers.items()
+            for binding, matcher in self._index.candidates(terms, _PRESENT).items()
             if matcher.matches(terms)
         }
 
