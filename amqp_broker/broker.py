@@ -14,7 +14,7 @@ import hmac
 import itertools
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from pamqp import commands
 from pamqp.base import Frame as Method
@@ -25,6 +25,7 @@ from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
 from amqp_broker.errors import AMQPError, ReplyCode
+from amqp_broker.protocol.codec import make_method
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
 from amqp_broker.protocol.events import (
     ChannelClosed,
@@ -38,14 +39,6 @@ from amqp_broker.protocol.events import (
 from amqp_broker.version import __version__
 
 Basic = commands.Basic
-_FromExchange = TypeVar("_FromExchange", Basic.GetOk, Basic.Deliver, Basic.Return)
-
-
-def _from_exchange(method: _FromExchange, exchange: str) -> _FromExchange:
-    """Set the exchange after construction: pamqp's validate() rejects names RabbitMQ accepts
-    (`a=b`, `обмен`, over 127 bytes); the codec encodes without validating."""
-    method.exchange = exchange
-    return method
 
 
 class ClientConnection:
@@ -290,15 +283,8 @@ class Broker:
         for consumer in list(channel.consumers.values()):
             self._remove_consumer(conn, consumer)
             touched[id(consumer.queue)] = consumer.queue
-        for settled, _requeue in channel.tx_settlements:
-            channel.restore(settled)  # uncommitted acks are void: those messages go back
-        channel.tx_settlements = []
-        for delivery in channel.take_all_unacked():
-            if not delivery.queue.deleted:
-                delivery.queue.requeue(delivery.entry)
-                touched[id(delivery.queue)] = delivery.queue
-            else:
-                delivery.queue.discard(delivery.entry)
+        channel.rollback_settlements()  # uncommitted acks are void: those messages go back
+        touched.update(self._return_or_drop(channel.take_all_unacked(), requeue=True))
         channel.consumers.clear()
         for queue in touched.values():
             self._dispatch(queue)
@@ -417,11 +403,12 @@ class Broker:
             arguments=method.arguments,
         )
         if not method.nowait:
-            declare_ok = commands.Queue.DeclareOk(
-                message_count=queue.ready_count, consumer_count=len(queue.consumers)
+            declare_ok = make_method(
+                commands.Queue.DeclareOk,
+                queue=queue.name,
+                message_count=queue.ready_count,
+                consumer_count=len(queue.consumers),
             )
-            # Set after construction: pamqp's validate() rejects names RabbitMQ accepts (a=b).
-            declare_ok.queue = queue.name
             self._send(conn, channel.number, declare_ok)
 
     def _queue_bind(
@@ -528,22 +515,17 @@ class Broker:
         if entry is None:
             self._send(conn, channel.number, Basic.GetEmpty())
             return
-        if method.no_ack:
-            tag = channel.new_tag()
-            queue.discard(entry)
-        else:
-            tag = channel.track(queue, entry, None)
+        tag = channel.deliver(queue, entry, None, no_ack=method.no_ack)
         message = entry.message
         conn.protocol.send_content(
             channel.number,
-            _from_exchange(
-                Basic.GetOk(
-                    delivery_tag=tag,
-                    redelivered=entry.redelivered,
-                    routing_key=message.routing_key,
-                    message_count=queue.ready_count,
-                ),
-                message.exchange,
+            make_method(
+                Basic.GetOk,
+                delivery_tag=tag,
+                redelivered=entry.redelivered,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                message_count=queue.ready_count,
             ),
             message.properties_raw,
             message.body,
@@ -570,17 +552,28 @@ class Broker:
         """Finish an ack (requeue None), or a reject/nack; in a transaction, wait for commit."""
         if channel.tx_mode:
             channel.tx_settlements.append((settled, requeue))
-            return
+        else:
+            self._apply_settlement(channel, settled, requeue)
+
+    def _apply_settlement(
+        self, channel: ChannelState, settled: list[Delivery], requeue: bool | None
+    ) -> None:
+        for queue in self._return_or_drop(settled, bool(requeue)).values():
+            self._dispatch(queue)
+        self._dispatch_channel(channel)
+
+    @staticmethod
+    def _return_or_drop(deliveries: list[Delivery], requeue: bool) -> dict[int, Queue]:
+        """Requeue settled deliveries (or drop them when asked, or their queue is gone);
+        returns the queues that got messages back, to dispatch."""
         touched: dict[int, Queue] = {}
-        for delivery in settled:
+        for delivery in deliveries:
             if requeue and not delivery.queue.deleted:
                 delivery.queue.requeue(delivery.entry)
                 touched[id(delivery.queue)] = delivery.queue
             else:
                 delivery.queue.discard(delivery.entry)
-        for queue in touched.values():
-            self._dispatch(queue)
-        self._dispatch_channel(channel)
+        return touched
 
     def _basic_recover(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Recover
@@ -651,13 +644,12 @@ class Broker:
         if not queues and mandatory:
             conn.protocol.send_content(
                 channel.number,
-                _from_exchange(
-                    Basic.Return(
-                        reply_code=int(ReplyCode.NO_ROUTE),
-                        reply_text="NO_ROUTE",
-                        routing_key=message.routing_key,
-                    ),
-                    message.exchange,
+                make_method(
+                    Basic.Return,
+                    reply_code=int(ReplyCode.NO_ROUTE),
+                    reply_text="NO_ROUTE",
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
                 ),
                 message.properties_raw,
                 message.body,
@@ -690,12 +682,8 @@ class Broker:
         settlements, channel.tx_settlements = channel.tx_settlements, []
         for message, mandatory in publishes:
             self._route(conn, channel, message, mandatory)
-        channel.tx_mode = False  # apply the held settlements now, then stay transactional
-        try:
-            for settled, requeue in settlements:
-                self._settle(channel, settled, requeue)
-        finally:
-            channel.tx_mode = True
+        for settled, requeue in settlements:
+            self._apply_settlement(channel, settled, requeue)
         self._send(conn, channel.number, commands.Tx.CommitOk())
 
     def _tx_rollback(
@@ -704,9 +692,7 @@ class Broker:
         if not channel.tx_mode:
             raise AMQPError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
         channel.tx_publishes = []
-        for settled, _requeue in channel.tx_settlements:
-            channel.restore(settled)
-        channel.tx_settlements = []
+        channel.rollback_settlements()
         self._send(conn, channel.number, commands.Tx.RollbackOk())
 
     # ---- delivery ----------------------------------------------------------------------------
@@ -745,22 +731,17 @@ class Broker:
         channel = consumer.channel
         owner = channel.owner
         assert isinstance(owner, ClientConnection)
-        if consumer.no_ack:
-            tag = channel.new_tag()
-            queue.discard(entry)
-        else:
-            tag = channel.track(queue, entry, consumer)
+        tag = channel.deliver(queue, entry, consumer, no_ack=consumer.no_ack)
         message = entry.message
         owner.protocol.send_content(
             channel.number,
-            _from_exchange(
-                Basic.Deliver(
-                    consumer_tag=consumer.tag,
-                    delivery_tag=tag,
-                    redelivered=entry.redelivered,
-                    routing_key=message.routing_key,
-                ),
-                message.exchange,
+            make_method(
+                Basic.Deliver,
+                consumer_tag=consumer.tag,
+                delivery_tag=tag,
+                redelivered=entry.redelivered,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
             ),
             message.properties_raw,
             message.body,

@@ -52,6 +52,18 @@ class _Waker:
         self._event = trio.Event()
 
 
+class _ConnectionWakers:
+    """A connection's writer waits for output; its reader, when paused, for the resume."""
+
+    def __init__(self) -> None:
+        self.writer = _Waker()
+        self.reader = _Waker()
+
+    def wake(self) -> None:
+        self.writer.wake()
+        self.reader.wake()
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
@@ -65,8 +77,7 @@ class BrokerServer:
     def __init__(self, config: BrokerConfig | None = None, broker: Broker | None = None) -> None:
         self.config = config or (broker.config if broker else BrokerConfig())
         self.broker = broker or Broker(self.config)
-        self._wakers: dict[ClientConnection, _Waker] = {}
-        self._resumers: dict[ClientConnection, _Waker] = {}
+        self._wakers: dict[ClientConnection, _ConnectionWakers] = {}
         self._cancel_scope: trio.CancelScope | None = None
         self._connections_done = trio.Event()
         self._active = 0
@@ -97,10 +108,9 @@ class BrokerServer:
 
     def _wake_all(self) -> None:
         for conn in self.broker.take_dirty():
-            for wakers in (self._wakers, self._resumers):
-                waker = wakers.get(conn)
-                if waker is not None:
-                    waker.wake()
+            wakers = self._wakers.get(conn)
+            if wakers is not None:
+                wakers.wake()
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         try:
@@ -110,21 +120,18 @@ class BrokerServer:
         except OSError:
             host, peer_name = "", "unknown"
         conn = self.broker.new_connection(peer_name, _is_loopback(host), trio.current_time())
-        waker = _Waker()
-        self._wakers[conn] = waker
-        self._resumers[conn] = _Waker()
+        wakers = self._wakers[conn] = _ConnectionWakers()
         self._active += 1
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reader, stream, conn, nursery.cancel_scope)
-                nursery.start_soon(self._writer, stream, conn, waker, nursery.cancel_scope)
+                nursery.start_soon(self._writer, stream, conn, wakers.writer, nursery.cancel_scope)
                 nursery.start_soon(self._timer, conn, nursery.cancel_scope)
         except Exception:
             log.exception("connection %s failed", peer_name)
         finally:
             self._guard(conn, self.broker.connection_lost, conn)
             self._wakers.pop(conn, None)
-            self._resumers.pop(conn, None)
             self._wake_all()
             self._active -= 1
             self._connections_done.set()
@@ -152,7 +159,7 @@ class BrokerServer:
         while not conn.protocol.closed and not conn.gone:
             if conn.read_paused:
                 # Blocked publisher: stop reading so TCP back-pressure reaches the client.
-                await self._resumers[conn].wait()
+                await self._wakers[conn].reader.wait()
                 continue
             try:
                 data = await stream.receive_some(READ_SIZE)
@@ -162,7 +169,7 @@ class BrokerServer:
             if not data:
                 break
         # Nothing more will be read: let the writer flush, then give up after close_timeout.
-        self._wakers[conn].wake()
+        self._wakers[conn].writer.wake()
         await trio.sleep(self.config.close_timeout)
         scope.cancel()
 

@@ -103,14 +103,27 @@ class ChannelState:
             _release(delivery)
         return settled
 
-    def restore(self, deliveries: list[Delivery]) -> None:
-        """Put settled deliveries back as unacked (tx.rollback), keeping tag order."""
-        for delivery in deliveries:
-            self.unacked[delivery.tag] = delivery
-            delivery.queue.unacked_count += 1
-            if delivery.consumer is not None:
-                delivery.consumer.unacked += 1
-        self.unacked = dict(sorted(self.unacked.items()))
+    def deliver(
+        self, queue: Queue, entry: QueuedMessage, consumer: Consumer | None, *, no_ack: bool
+    ) -> int:
+        """The delivery tag for a message leaving `queue`; in no-ack mode it is gone for good."""
+        if no_ack:
+            queue.discard(entry)
+            return self.new_tag()
+        return self.track(queue, entry, consumer)
+
+    def rollback_settlements(self) -> None:
+        """Void the acks, nacks and rejects held for tx.commit: those deliveries are unacked
+        again, in tag order (tx.rollback, or the channel closing mid-transaction)."""
+        for deliveries, _requeue in self.tx_settlements:
+            for delivery in deliveries:
+                self.unacked[delivery.tag] = delivery
+                delivery.queue.unacked_count += 1
+                if delivery.consumer is not None:
+                    delivery.consumer.unacked += 1
+        if self.tx_settlements:
+            self.unacked = dict(sorted(self.unacked.items()))
+        self.tx_settlements = []
 
     def take_all_unacked(self) -> list[Delivery]:
         settled = list(self.unacked.values())

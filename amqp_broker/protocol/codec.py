@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pamqp import commands, encode
 from pamqp.base import Frame as Method
@@ -31,6 +31,8 @@ ACCESS_REQUEST_OK_PAYLOAD = b"\x00\x1e\x00\x0b\x00\x01"  # access.request-ok, ti
 _HEADER = struct.Struct(">BHI")
 _INDEX = struct.Struct(">I")
 _CONTENT_HEADER = struct.Struct(">HHQ")
+
+MethodT = TypeVar("MethodT", bound=Method)
 
 HEARTBEAT_FRAME = _HEADER.pack(FRAME_HEARTBEAT, 0, 0) + bytes((FRAME_END,))
 
@@ -146,6 +148,15 @@ def encode_method_payload(method: Method) -> bytes:
     if bit_count:
         parts.append(bytes((bits,)))
     return b"".join(parts)
+
+
+def make_method(method_class: type[MethodT], **fields: Any) -> MethodT:
+    """Build a reply without pamqp's constructor checks, which reject names RabbitMQ accepts
+    (`a=b`, `очередь`, exchange names over 127 bytes); encode_method does not validate either."""
+    method = method_class()
+    for name, value in fields.items():
+        setattr(method, name, value)
+    return method
 
 
 def _shortstr(value: str) -> bytes:
