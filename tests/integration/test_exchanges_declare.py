@@ -7,13 +7,10 @@ from collections.abc import Iterator
 import pika
 import pika.exceptions
 import pytest
+from amqp_clients import vhost_of
 from pika.adapters.blocking_connection import BlockingChannel
 
 pytestmark = pytest.mark.timeout(5)
-
-
-def _vhost(url: str) -> str:
-    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture
@@ -64,7 +61,7 @@ def test_passive_declare_of_missing_exchange_closes_channel_404(
 ) -> None:
     error = _channel_error(lambda: channel.exchange_declare("x", passive=True))
     assert error.reply_code == 404
-    assert error.reply_text == f"NOT_FOUND - no exchange 'x' in vhost '{_vhost(amqp_url)}'"
+    assert error.reply_text == f"NOT_FOUND - no exchange 'x' in vhost '{vhost_of(amqp_url)}'"
 
 
 def test_redeclare_with_other_type_closes_channel_406(
@@ -75,7 +72,7 @@ def test_redeclare_with_other_type_closes_channel_406(
     assert error.reply_code == 406
     assert error.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'x' in vhost "
-        f"'{_vhost(amqp_url)}': received 'fanout' but current is 'direct'"
+        f"'{vhost_of(amqp_url)}': received 'fanout' but current is 'direct'"
     )
 
 
@@ -99,7 +96,7 @@ def test_redeclare_with_other_flag_closes_channel_406(
     assert error.reply_code == 406
     assert error.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg '{flag}' for exchange 'x' in vhost "
-        f"'{_vhost(amqp_url)}': received '{received}' but current is '{current}'"
+        f"'{vhost_of(amqp_url)}': received '{received}' but current is '{current}'"
     )
 
 
@@ -144,7 +141,7 @@ def test_redeclare_of_amq_direct_not_durable_is_406_before_403(
     assert error.reply_code == 406
     assert error.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'amq.direct' in vhost "
-        f"'{_vhost(amqp_url)}': received 'false' but current is 'true'"
+        f"'{vhost_of(amqp_url)}': received 'false' but current is 'true'"
     )
 
 
@@ -157,7 +154,7 @@ def test_publish_to_internal_exchange_closes_channel_403(
     error = _channel_error(lambda: channel.queue_declare("after"))
     assert error.reply_code == 403
     assert error.reply_text == (
-        f"ACCESS_REFUSED - cannot publish to internal exchange 'x' in vhost '{_vhost(amqp_url)}'"
+        f"ACCESS_REFUSED - cannot publish to internal exchange 'x' in vhost '{vhost_of(amqp_url)}'"
     )
 
 
@@ -213,7 +210,7 @@ def test_delete_if_unused_of_bound_exchange_closes_channel_406(
     error = _channel_error(lambda: channel.exchange_delete("x", if_unused=True))
     assert error.reply_code == 406
     assert error.reply_text == (
-        f"PRECONDITION_FAILED - exchange 'x' in vhost '{_vhost(amqp_url)}' in use"
+        f"PRECONDITION_FAILED - exchange 'x' in vhost '{vhost_of(amqp_url)}' in use"
     )
     assert _exists(amqp_url, "x")
 
@@ -255,7 +252,7 @@ def test_delete_of_amq_exchange_closes_channel_403(amqp_url: str, channel: Block
     assert error.reply_code == 403
     assert error.reply_text == (
         f"ACCESS_REFUSED - deletion of system exchange 'amq.fanout' in vhost "
-        f"'{_vhost(amqp_url)}' not allowed"
+        f"'{vhost_of(amqp_url)}' not allowed"
     )
 
 
@@ -283,7 +280,7 @@ def test_queue_bind_to_missing_exchange_closes_channel_404(
     channel.queue_declare("q")
     error = _channel_error(lambda: channel.queue_bind("q", "missing"))
     assert error.reply_code == 404
-    assert error.reply_text == f"NOT_FOUND - no exchange 'missing' in vhost '{_vhost(amqp_url)}'"
+    assert error.reply_text == f"NOT_FOUND - no exchange 'missing' in vhost '{vhost_of(amqp_url)}'"
 
 
 def test_queue_bind_of_missing_queue_closes_channel_404(
@@ -291,7 +288,7 @@ def test_queue_bind_of_missing_queue_closes_channel_404(
 ) -> None:
     error = _channel_error(lambda: channel.queue_bind("missing", "amq.direct"))
     assert error.reply_code == 404
-    assert error.reply_text == f"NOT_FOUND - no queue 'missing' in vhost '{_vhost(amqp_url)}'"
+    assert error.reply_text == f"NOT_FOUND - no queue 'missing' in vhost '{vhost_of(amqp_url)}'"
 
 
 def test_passive_declare_of_default_exchange_closes_channel_403(channel: BlockingChannel) -> None:
@@ -315,6 +312,6 @@ def test_declare_with_non_string_alternate_exchange_closes_channel_406(
     assert error.reply_code == 406
     assert error.reply_text == (
         f"PRECONDITION_FAILED - invalid type '{type_name}' for arg 'alternate-exchange' in "
-        f"exchange 'x' in vhost '{_vhost(amqp_url)}'"
+        f"exchange 'x' in vhost '{vhost_of(amqp_url)}'"
     )
     assert not _exists(amqp_url, "x")

@@ -4,14 +4,11 @@ from __future__ import annotations
 import pika
 import pika.exceptions
 import pytest
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
+from amqp_clients import connect
 
 
 def test_declare_publish_get_ack(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         queue = channel.queue_declare("work").method.queue
         channel.basic_publish("", queue, b"hello", pika.BasicProperties(content_type="text/plain"))
@@ -24,7 +21,7 @@ def test_declare_publish_get_ack(amqp_url: str) -> None:
 
 
 def test_consume_and_ack_removes_message(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("jobs")
         for n in range(3):
@@ -42,13 +39,13 @@ def test_consume_and_ack_removes_message(amqp_url: str) -> None:
 
 
 def test_unacked_message_is_requeued_redelivered_when_connection_closes(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("requeue-me")
         channel.basic_publish("", "requeue-me", b"once")
         method, _properties, _body = channel.basic_get("requeue-me")
         assert method.redelivered is False
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         method, _properties, body = channel.basic_get("requeue-me")
         assert body == b"once"
@@ -56,7 +53,7 @@ def test_unacked_message_is_requeued_redelivered_when_connection_closes(amqp_url
 
 
 def test_passive_declare_of_missing_queue_closes_channel_404(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.queue_declare("nope", passive=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Callable
 
 import amqp
@@ -11,24 +10,10 @@ import amqp.exceptions
 import pika
 import pika.exceptions
 import pytest
+from amqp_clients import amqp_connect, connect, ready_count, vhost_of
 from pika.adapters.blocking_connection import BlockingChannel
 
 Delivery = tuple[str, bytes, int, bool]  # consumer tag, body, delivery tag, redelivered
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
-
-
-def _vhost(url: str) -> str:
-    return urllib.parse.unquote(url.rsplit("/", 1)[1])
-
-
-def _amqp_connect(url: str) -> amqp.Connection:
-    parts = urllib.parse.urlsplit(url)
-    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=_vhost(url))
-    connection.connect()
-    return connection
 
 
 def _recorder(into: list[Delivery]) -> Callable[..., None]:
@@ -50,10 +35,6 @@ def _wait_for(connection: pika.BlockingConnection, done: Callable[[], bool]) -> 
         connection.process_data_events(time_limit=0.05)
 
 
-def _ready(channel: BlockingChannel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
 def _publish(channel: BlockingChannel, queue: str, bodies: list[bytes]) -> None:
     for body in bodies:
         channel.basic_publish("", queue, body)
@@ -69,7 +50,7 @@ def _get(channel: BlockingChannel, queue: str) -> tuple[pika.spec.Basic.GetOk, b
 
 
 def test_exclusive_consumer_refuses_other_consumers_403(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("solo")
         channel.basic_consume("solo", lambda *args: None, exclusive=True)
@@ -78,12 +59,12 @@ def test_exclusive_consumer_refuses_other_consumers_403(amqp_url: str) -> None:
             other.basic_consume("solo", lambda *args: None)
     assert info.value.reply_code == 403
     assert info.value.reply_text == (
-        f"ACCESS_REFUSED - queue 'solo' in vhost '{_vhost(amqp_url)}' in exclusive use"
+        f"ACCESS_REFUSED - queue 'solo' in vhost '{vhost_of(amqp_url)}' in exclusive use"
     )
 
 
 def test_exclusive_consume_on_a_queue_with_consumers_is_403(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("shared")
         channel.basic_consume("shared", lambda *args: None)
@@ -95,7 +76,7 @@ def test_exclusive_consume_on_a_queue_with_consumers_is_403(amqp_url: str) -> No
 
 def test_duplicate_consumer_tag_on_a_channel_closes_connection_530(amqp_url: str) -> None:
     # pika refuses a duplicate tag client-side; py-amqp sends it.
-    connection = _amqp_connect(amqp_url)
+    connection = amqp_connect(amqp_url)
     try:
         channel = connection.channel()
         channel.queue_declare("tagged")
@@ -109,7 +90,7 @@ def test_duplicate_consumer_tag_on_a_channel_closes_connection_530(amqp_url: str
 
 
 def test_same_consumer_tag_on_two_channels_is_allowed(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         first, second = connection.channel(), connection.channel()
         first.queue_declare("twice")
         assert first.basic_consume("twice", lambda *args: None, consumer_tag="same") == "same"
@@ -121,7 +102,7 @@ def test_same_consumer_tag_on_two_channels_is_allowed(amqp_url: str) -> None:
 
 
 def test_two_consumers_receive_round_robin(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("rr")
         received: list[Delivery] = []
@@ -135,7 +116,7 @@ def test_two_consumers_receive_round_robin(amqp_url: str) -> None:
 
 
 def test_consumer_receives_messages_in_publication_order(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("fifo")
         bodies = [f"m{n}".encode() for n in range(50)]
@@ -148,7 +129,7 @@ def test_consumer_receives_messages_in_publication_order(amqp_url: str) -> None:
 
 
 def test_nacked_message_returns_redelivered_in_its_original_position(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("position")
         _publish(channel, "position", [b"1", b"2", b"3"])
@@ -172,7 +153,7 @@ def test_nacked_message_returns_redelivered_in_its_original_position(amqp_url: s
 
 
 def test_ack_multiple_settles_every_tag_up_to_it(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("acks")
         _publish(channel, "acks", [b"a", b"b", b"c", b"d"])
@@ -181,13 +162,13 @@ def test_ack_multiple_settles_every_tag_up_to_it(amqp_url: str) -> None:
         channel.close()
         check = connection.channel()
         # Only the fourth was unacked when the channel closed.
-        assert _ready(check, "acks") == 1
+        assert ready_count(check, "acks") == 1
         method, body = _get(check, "acks")
         assert (body, method.redelivered) == (b"d", True)
 
 
 def test_ack_multiple_zero_settles_everything(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("all-acked")
         _publish(channel, "all-acked", [b"a", b"b", b"c"])
@@ -195,35 +176,35 @@ def test_ack_multiple_zero_settles_everything(amqp_url: str) -> None:
             _get(channel, "all-acked")
         channel.basic_ack(0, multiple=True)
         channel.close()
-        assert _ready(connection.channel(), "all-acked") == 0
+        assert ready_count(connection.channel(), "all-acked") == 0
 
 
 def test_nack_multiple_requeues_in_order_and_drops_without_requeue(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("nacks")
         _publish(channel, "nacks", [b"a", b"b", b"c", b"d"])
         tags = [_get(channel, "nacks")[0].delivery_tag for _ in range(4)]
         channel.basic_nack(tags[1], multiple=True, requeue=True)
         channel.basic_nack(tags[3], multiple=True, requeue=False)
-        assert _ready(channel, "nacks") == 2
+        assert ready_count(channel, "nacks") == 2
         bodies = [_get(channel, "nacks")[1] for _ in range(2)]
         assert bodies == [b"a", b"b"]
 
 
 def test_reject_without_requeue_discards(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("rejects")
         _publish(channel, "rejects", [b"bad"])
         method, _ = _get(channel, "rejects")
         channel.basic_reject(method.delivery_tag, requeue=False)
         channel.close()
-        assert _ready(connection.channel(), "rejects") == 0
+        assert ready_count(connection.channel(), "rejects") == 0
 
 
 def test_ack_of_unknown_tag_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.basic_ack(99)
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -234,7 +215,7 @@ def test_ack_of_unknown_tag_closes_channel_406(amqp_url: str) -> None:
 
 
 def test_double_ack_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("double")
         _publish(channel, "double", [b"once"])
@@ -251,7 +232,7 @@ def test_double_ack_closes_channel_406(amqp_url: str) -> None:
 
 @pytest.mark.parametrize("operation", ["nack", "reject", "ack-multiple"])
 def test_settling_an_unknown_tag_closes_channel_406(amqp_url: str, operation: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         if operation == "nack":
             channel.basic_nack(7)
@@ -269,7 +250,7 @@ def test_settling_an_unknown_tag_closes_channel_406(amqp_url: str, operation: st
 
 
 def test_recover_with_requeue_redelivers_unacked(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("recover")
         _publish(channel, "recover", [b"a", b"b"])
@@ -283,11 +264,11 @@ def test_recover_with_requeue_redelivers_unacked(amqp_url: str) -> None:
         # Tags of the first deliveries are void now; the new ones settle normally.
         channel.basic_ack(received[3][2], multiple=True)
         channel.close()
-        assert _ready(connection.channel(), "recover") == 0
+        assert ready_count(connection.channel(), "recover") == 0
 
 
 def test_recover_without_requeue_closes_connection_540(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ConnectionClosedByBroker) as info:
             channel.basic_recover(requeue=False)
@@ -299,7 +280,7 @@ def test_recover_without_requeue_closes_connection_540(amqp_url: str) -> None:
 
 
 def test_prefetch_count_limits_each_consumer_to_two_unacked(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("prefetch")
         channel.basic_qos(prefetch_count=2)
@@ -309,24 +290,24 @@ def test_prefetch_count_limits_each_consumer_to_two_unacked(amqp_url: str) -> No
         channel.basic_consume("prefetch", _recorder(second))
         _publish(channel, "prefetch", [str(n).encode() for n in range(7)])
         _wait_for(connection, lambda: len(first) + len(second) == 4)
-        assert _ready(channel, "prefetch") == 3
+        assert ready_count(channel, "prefetch") == 3
         assert (len(first), len(second)) == (2, 2)
         channel.basic_ack(first[0][2])
         _wait_for(connection, lambda: len(first) == 3)
         assert len(second) == 2
-        assert _ready(channel, "prefetch") == 2
+        assert ready_count(channel, "prefetch") == 2
         observer = connection.channel()
-        assert _ready(observer, "prefetch") == 2
+        assert ready_count(observer, "prefetch") == 2
         # Each ack by the second consumer frees exactly one slot for it, never more.
         for expected in (3, 4):
             channel.basic_ack(second[-1][2])
             _wait_for(connection, lambda n=expected: len(second) == n)
-            assert _ready(observer, "prefetch") == 4 - expected
+            assert ready_count(observer, "prefetch") == 4 - expected
         assert (len(first), len(second)) == (3, 4)
 
 
 def test_global_prefetch_is_shared_by_the_channels_consumers(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("global")
         channel.basic_qos(prefetch_count=3, global_qos=True)
@@ -335,15 +316,15 @@ def test_global_prefetch_is_shared_by_the_channels_consumers(amqp_url: str) -> N
         channel.basic_consume("global", _recorder(received))
         _publish(channel, "global", [str(n).encode() for n in range(8)])
         _wait_for(connection, lambda: len(received) == 3)
-        assert _ready(channel, "global") == 5
+        assert ready_count(channel, "global") == 5
         assert len(received) == 3
         channel.basic_ack(received[1][2], multiple=True)
         _wait_for(connection, lambda: len(received) == 5)
-        assert _ready(channel, "global") == 3
+        assert ready_count(channel, "global") == 3
 
 
 def test_prefetch_size_closes_connection_540(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ConnectionClosedByBroker) as info:
             channel.basic_qos(prefetch_size=1000)

@@ -2,21 +2,13 @@
 # above the maximum treated as the maximum, and RabbitMQ 3.10's validation of the argument.
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 import pika
 import pika.exceptions
 import pytest
+from amqp_clients import connect, vhost_of
 from pika.adapters.blocking_connection import BlockingChannel
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
-
-
-def _vhost(url: str) -> str:
-    return urllib.parse.unquote(url.rsplit("/", 1)[1])
 
 
 def _publish(channel: BlockingChannel, queue: str, body: bytes, priority: int | None) -> None:
@@ -33,7 +25,7 @@ def _drain(channel: BlockingChannel, queue: str) -> list[bytes]:
 
 
 def test_higher_priority_first_fifo_within_priority_and_cap_at_max(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("prio", arguments={"x-max-priority": 10})
         for body, priority in [
@@ -62,7 +54,7 @@ def test_higher_priority_first_fifo_within_priority_and_cap_at_max(amqp_url: str
 
 
 def test_priority_order_also_applies_to_consumers(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("prio-consume", arguments={"x-max-priority": 3})
         for body, priority in [(b"a", 0), (b"b", 3), (b"c", 2), (b"d", 3)]:
@@ -79,7 +71,7 @@ def test_priority_order_also_applies_to_consumers(amqp_url: str) -> None:
 
 
 def test_requeued_message_keeps_its_priority_position(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("prio-requeue", arguments={"x-max-priority": 5})
         for body, priority in [(b"low", 1), (b"high-1", 5), (b"high-2", 5)]:
@@ -92,7 +84,7 @@ def test_requeued_message_keeps_its_priority_position(amqp_url: str) -> None:
 
 
 def test_queue_without_max_priority_ignores_priorities(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("flat")
         for body, priority in [(b"a", 1), (b"b", 9), (b"c", 5)]:
@@ -101,7 +93,7 @@ def test_queue_without_max_priority_ignores_priorities(amqp_url: str) -> None:
 
 
 def test_max_priority_zero_is_accepted_and_fifo(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("prio-zero", arguments={"x-max-priority": 0})
         for body, priority in [(b"a", 1), (b"b", 9)]:
@@ -111,19 +103,19 @@ def test_max_priority_zero_is_accepted_and_fifo(amqp_url: str) -> None:
 
 @pytest.mark.parametrize("value", [256, -1, "x"], ids=["too-large", "negative", "string"])
 def test_invalid_max_priority_is_406(amqp_url: str, value: Any) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.queue_declare("bad-prio", arguments={"x-max-priority": value})
     assert info.value.reply_code == 406
     assert info.value.reply_text.startswith(
         f"PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 'bad-prio' in vhost "
-        f"'{_vhost(amqp_url)}'"
+        f"'{vhost_of(amqp_url)}'"
     )
 
 
 def test_invalid_max_priority_does_not_create_the_queue(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker):
             channel.queue_declare("bad-prio", arguments={"x-max-priority": 1000})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import urllib.parse
 from typing import Any
 
 import amqp
@@ -11,33 +10,13 @@ import amqp.exceptions
 import pika
 import pika.exceptions
 import pytest
-from pika.adapters.blocking_connection import BlockingChannel
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
-
-
-def _vhost(url: str) -> str:
-    return urllib.parse.unquote(url.rsplit("/", 1)[1])
-
-
-def _amqp_connect(url: str) -> amqp.Connection:
-    parts = urllib.parse.urlsplit(url)
-    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=_vhost(url))
-    connection.connect()
-    return connection
-
-
-def _ready(channel: BlockingChannel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
+from amqp_clients import amqp_connect, connect, ready_count, vhost_of
 
 # ---- mandatory, immediate, bad publishes -------------------------------------------------------
 
 
 def test_mandatory_unroutable_is_returned_312_before_its_confirm(amqp_url: str) -> None:
-    connection = _amqp_connect(amqp_url)
+    connection = amqp_connect(amqp_url)
     try:
         channel = connection.channel()
         events: list[tuple[Any, ...]] = []
@@ -64,21 +43,21 @@ def test_mandatory_unroutable_is_returned_312_before_its_confirm(amqp_url: str) 
 
 
 def test_mandatory_unroutable_raises_unroutable_in_pika_confirm_mode(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
         with pytest.raises(pika.exceptions.UnroutableError) as info:
             channel.basic_publish("", "no-such-queue", b"x", mandatory=True)
         channel.queue_declare("routable")
         channel.basic_publish("", "routable", b"y", mandatory=True)
-        assert _ready(channel, "routable") == 1
+        assert ready_count(channel, "routable") == 1
     [returned] = info.value.messages
     assert returned.method.reply_code == 312
     assert returned.body == b"x"
 
 
 def test_non_mandatory_unroutable_is_dropped_silently(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.basic_publish("amq.fanout", "", b"into the void")
@@ -86,7 +65,7 @@ def test_non_mandatory_unroutable_is_dropped_silently(amqp_url: str) -> None:
 
 
 def test_publish_immediate_closes_connection_540(amqp_url: str) -> None:
-    connection = _amqp_connect(amqp_url)
+    connection = amqp_connect(amqp_url)
     try:
         channel = connection.channel()
         channel.basic_publish(amqp.Message(b"now"), "", "anything", immediate=True)
@@ -99,7 +78,7 @@ def test_publish_immediate_closes_connection_540(amqp_url: str) -> None:
 
 
 def test_publish_to_missing_exchange_closes_channel_404(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.basic_publish("missing", "key", b"x")
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -107,18 +86,18 @@ def test_publish_to_missing_exchange_closes_channel_404(amqp_url: str) -> None:
         assert connection.is_open
     assert info.value.reply_code == 404
     assert info.value.reply_text == (
-        f"NOT_FOUND - no exchange 'missing' in vhost '{_vhost(amqp_url)}'"
+        f"NOT_FOUND - no exchange 'missing' in vhost '{vhost_of(amqp_url)}'"
     )
 
 
 def test_delivery_mode_7_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("modes")
         channel.basic_publish("", "modes", b"x", pika.BasicProperties(delivery_mode=7))
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.queue_declare("modes", passive=True)
-        assert _ready(connection.channel(), "modes") == 0
+        assert ready_count(connection.channel(), "modes") == 0
     assert info.value.reply_code == 406
     assert info.value.reply_text.startswith("PRECONDITION_FAILED - ")
     assert "{delivery_mode_unknown,7}" in info.value.reply_text
@@ -126,7 +105,7 @@ def test_delivery_mode_7_closes_channel_406(amqp_url: str) -> None:
 
 @pytest.mark.parametrize("mode", [1, 2])
 def test_delivery_modes_1_and_2_are_delivered_unchanged(amqp_url: str, mode: int) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("modes-ok")
         channel.basic_publish("", "modes-ok", b"x", pika.BasicProperties(delivery_mode=mode))
@@ -139,7 +118,7 @@ def test_delivery_modes_1_and_2_are_delivered_unchanged(amqp_url: str, mode: int
 
 
 def test_every_publish_is_confirmed_once_in_sequence_from_1(amqp_url: str) -> None:
-    connection = _amqp_connect(amqp_url)
+    connection = amqp_connect(amqp_url)
     try:
         channel = connection.channel()
         channel.queue_declare("confirmed", auto_delete=False)
@@ -172,36 +151,36 @@ def test_every_publish_is_confirmed_once_in_sequence_from_1(amqp_url: str) -> No
 
 
 def test_pika_confirm_delivery_blocks_until_each_ack(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.queue_declare("pika-confirmed")
         for n in range(10):
             channel.basic_publish("", "pika-confirmed", str(n).encode())
-        assert _ready(channel, "pika-confirmed") == 10
+        assert ready_count(channel, "pika-confirmed") == 10
 
 
 # ---- transactions ------------------------------------------------------------------------------
 
 
 def test_tx_publishes_are_held_until_commit(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         observer = connection.channel()
         observer.queue_declare("tx-pub")
         channel.tx_select()
         channel.basic_publish("", "tx-pub", b"a")
         channel.basic_publish("", "tx-pub", b"b")
-        assert _ready(observer, "tx-pub") == 0
+        assert ready_count(observer, "tx-pub") == 0
         channel.tx_commit()
-        assert _ready(observer, "tx-pub") == 2
+        assert ready_count(observer, "tx-pub") == 2
         method, _properties, body = observer.basic_get("tx-pub", auto_ack=True)
         assert method is not None
         assert body == b"a"
 
 
 def test_tx_rollback_drops_publishes(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         observer = connection.channel()
         observer.queue_declare("tx-drop")
@@ -213,11 +192,11 @@ def test_tx_rollback_drops_publishes(amqp_url: str) -> None:
         method, _properties, body = observer.basic_get("tx-drop", auto_ack=True)
         assert method is not None
         assert body == b"kept"
-        assert _ready(observer, "tx-drop") == 0
+        assert ready_count(observer, "tx-drop") == 0
 
 
 def test_tx_acks_are_held_until_commit(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         observer = connection.channel()
         observer.queue_declare("tx-ack")
         for body in (b"a", b"b"):
@@ -237,11 +216,11 @@ def test_tx_acks_are_held_until_commit(amqp_url: str) -> None:
         method, _properties, body = observer.basic_get("tx-ack", auto_ack=True)
         assert method is not None
         assert (body, method.redelivered) == (b"b", True)
-        assert _ready(observer, "tx-ack") == 0
+        assert ready_count(observer, "tx-ack") == 0
 
 
 def test_tx_rollback_undoes_acks(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         observer = connection.channel()
         observer.queue_declare("tx-unack")
         observer.basic_publish("", "tx-unack", b"a")
@@ -255,11 +234,11 @@ def test_tx_rollback_undoes_acks(amqp_url: str) -> None:
         channel.basic_ack(method.delivery_tag)
         channel.tx_commit()
         channel.close()
-        assert _ready(observer, "tx-unack") == 0
+        assert ready_count(observer, "tx-unack") == 0
 
 
 def test_tx_commit_without_select_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.tx_commit()
@@ -268,7 +247,7 @@ def test_tx_commit_without_select_closes_channel_406(amqp_url: str) -> None:
 
 
 def test_tx_rollback_without_select_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.tx_rollback()
@@ -277,7 +256,7 @@ def test_tx_rollback_without_select_closes_channel_406(amqp_url: str) -> None:
 
 
 def test_confirm_select_after_tx_select_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.tx_select()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -287,7 +266,7 @@ def test_confirm_select_after_tx_select_closes_channel_406(amqp_url: str) -> Non
 
 
 def test_tx_select_after_confirm_select_closes_channel_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -300,7 +279,7 @@ def test_tx_select_after_confirm_select_closes_channel_406(amqp_url: str) -> Non
     "name", ["a=b", "обмен", "sp ace!", "e" * 255], ids=["equals", "cyrillic", "space", "255"]
 )
 def test_unusual_exchange_names_reach_consumers_get_and_returns(amqp_url: str, name: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.exchange_declare(name, "fanout")
         channel.queue_declare("fanned")

@@ -9,14 +9,7 @@ import amqp
 import pika
 import pika.exceptions
 import pytest
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
-
-
-def _vhost(url: str) -> str:
-    return urllib.parse.unquote(url.rsplit("/", 1)[1])
+from amqp_clients import connect, vhost_of
 
 
 def _queue_exists(connection: pika.BlockingConnection, name: str) -> bool:
@@ -32,7 +25,7 @@ def _queue_exists(connection: pika.BlockingConnection, name: str) -> bool:
 
 
 def test_server_named_queue_gets_amq_gen_name(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         first = channel.queue_declare("", exclusive=True).method.queue
         second = channel.queue_declare("", exclusive=True).method.queue
@@ -46,16 +39,16 @@ def test_server_named_queue_gets_amq_gen_name(amqp_url: str) -> None:
 
 
 def test_passive_declare_of_missing_queue_404_names_queue_and_vhost(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.queue_declare("x", passive=True)
     assert info.value.reply_code == 404
-    assert info.value.reply_text == f"NOT_FOUND - no queue 'x' in vhost '{_vhost(amqp_url)}'"
+    assert info.value.reply_text == f"NOT_FOUND - no queue 'x' in vhost '{vhost_of(amqp_url)}'"
 
 
 def test_exclusive_queue_from_another_connection_is_resource_locked_405(amqp_url: str) -> None:
-    with _connect(amqp_url) as owner, _connect(amqp_url) as other:
+    with connect(amqp_url) as owner, connect(amqp_url) as other:
         owner.channel().queue_declare("mine", exclusive=True)
         channel = other.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -63,7 +56,7 @@ def test_exclusive_queue_from_another_connection_is_resource_locked_405(amqp_url
     assert info.value.reply_code == 405
     assert info.value.reply_text.startswith(
         "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mine' in vhost "
-        f"'{_vhost(amqp_url)}'."
+        f"'{vhost_of(amqp_url)}'."
     )
 
 
@@ -71,7 +64,7 @@ def test_exclusive_queue_from_another_connection_is_resource_locked_405(amqp_url
 def test_every_operation_on_another_connections_exclusive_queue_is_405(
     amqp_url: str, operation: str
 ) -> None:
-    with _connect(amqp_url) as owner, _connect(amqp_url) as other:
+    with connect(amqp_url) as owner, connect(amqp_url) as other:
         owner.channel().queue_declare("mine", exclusive=True)
         channel = other.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -89,21 +82,21 @@ def test_every_operation_on_another_connections_exclusive_queue_is_405(
 
 
 def test_exclusive_queue_is_deleted_when_its_connection_closes(amqp_url: str) -> None:
-    with _connect(amqp_url) as owner:
+    with connect(amqp_url) as owner:
         owner.channel().queue_declare("temporary", exclusive=True)
-        with _connect(amqp_url) as observer:
+        with connect(amqp_url) as observer:
             channel = observer.channel()
             with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
                 channel.queue_declare("temporary", passive=True)
             assert info.value.reply_code == 405
-    with _connect(amqp_url) as observer:
+    with connect(amqp_url) as observer:
         assert _queue_exists(observer, "temporary") is False
         # The name is free again, for anyone.
         observer.channel().queue_declare("temporary")
 
 
 def test_auto_delete_queue_is_deleted_when_its_last_consumer_cancels(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("fleeting", auto_delete=True)
         first = channel.basic_consume("fleeting", lambda *args: None)
@@ -115,7 +108,7 @@ def test_auto_delete_queue_is_deleted_when_its_last_consumer_cancels(amqp_url: s
 
 
 def test_auto_delete_queue_without_consumers_ever_survives(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("never-consumed", auto_delete=True)
         channel.basic_publish("", "never-consumed", b"waiting")
@@ -123,7 +116,7 @@ def test_auto_delete_queue_without_consumers_ever_survives(amqp_url: str) -> Non
 
 
 def test_declare_ok_reports_ready_messages_and_consumers(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         declared = channel.queue_declare("counted").method
         assert (declared.message_count, declared.consumer_count) == (0, 0)
@@ -142,7 +135,7 @@ def test_declare_ok_reports_ready_messages_and_consumers(amqp_url: str) -> None:
 
 
 def test_redeclare_with_different_durable_is_406_inequivalent_arg(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("q", durable=False)
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
@@ -150,12 +143,12 @@ def test_redeclare_with_different_durable_is_406_inequivalent_arg(amqp_url: str)
     assert info.value.reply_code == 406
     assert info.value.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost "
-        f"'{_vhost(amqp_url)}': received 'true' but current is 'false'"
+        f"'{vhost_of(amqp_url)}': received 'true' but current is 'false'"
     )
 
 
 def test_redeclare_with_same_properties_is_accepted(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("same", durable=True, arguments={"x-max-priority": 5})
         again = channel.queue_declare("same", durable=True, arguments={"x-max-priority": 5})
@@ -169,7 +162,7 @@ def test_redeclare_with_same_properties_is_accepted(amqp_url: str) -> None:
 )
 def test_unusual_queue_names_work_end_to_end(amqp_url: str, name: str) -> None:
     assert len(name.encode("utf-8")) <= 255
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         assert channel.queue_declare(name).method.queue == name
         channel.queue_bind(name, "amq.direct", routing_key=name)
@@ -188,7 +181,7 @@ def test_unusual_queue_names_work_end_to_end(amqp_url: str, name: str) -> None:
 
 
 def test_queue_name_with_reserved_amq_prefix_is_403(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
             channel.queue_declare("amq.x")
@@ -199,7 +192,7 @@ def test_queue_name_with_reserved_amq_prefix_is_403(amqp_url: str) -> None:
 
 
 def test_purge_returns_count_and_leaves_unacked_messages(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("purged")
         for n in range(5):
@@ -217,7 +210,7 @@ def test_purge_returns_count_and_leaves_unacked_messages(amqp_url: str) -> None:
 
 
 def test_delete_if_unused_with_a_consumer_is_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("busy")
         channel.basic_consume("busy", lambda *args: None)
@@ -226,12 +219,12 @@ def test_delete_if_unused_with_a_consumer_is_406(amqp_url: str) -> None:
             other.queue_delete("busy", if_unused=True)
     assert info.value.reply_code == 406
     assert info.value.reply_text == (
-        f"PRECONDITION_FAILED - queue 'busy' in vhost '{_vhost(amqp_url)}' in use"
+        f"PRECONDITION_FAILED - queue 'busy' in vhost '{vhost_of(amqp_url)}' in use"
     )
 
 
 def test_delete_if_empty_with_messages_is_406(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("full")
         channel.basic_publish("", "full", b"still here")
@@ -239,12 +232,12 @@ def test_delete_if_empty_with_messages_is_406(amqp_url: str) -> None:
             channel.queue_delete("full", if_empty=True)
     assert info.value.reply_code == 406
     assert info.value.reply_text == (
-        f"PRECONDITION_FAILED - queue 'full' in vhost '{_vhost(amqp_url)}' not empty"
+        f"PRECONDITION_FAILED - queue 'full' in vhost '{vhost_of(amqp_url)}' not empty"
     )
 
 
 def test_delete_returns_the_ready_count(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("doomed")
         for n in range(3):
@@ -254,7 +247,7 @@ def test_delete_returns_the_ready_count(amqp_url: str) -> None:
 
 
 def test_deleting_a_missing_queue_succeeds(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         assert channel.queue_delete("never-declared").method.message_count == 0
         # The channel is still usable.
@@ -264,7 +257,7 @@ def test_deleting_a_missing_queue_succeeds(amqp_url: str) -> None:
 def test_cancelling_an_unknown_consumer_tag_succeeds(amqp_url: str) -> None:
     # pika refuses to send basic.cancel for a tag it never saw; py-amqp sends it and waits.
     parts = urllib.parse.urlsplit(amqp_url)
-    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=_vhost(amqp_url))
+    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=vhost_of(amqp_url))
     connection.connect()
     try:
         channel = connection.channel()
@@ -277,7 +270,7 @@ def test_cancelling_an_unknown_consumer_tag_succeeds(amqp_url: str) -> None:
 
 
 def test_consumer_of_a_deleted_queue_receives_basic_cancel(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("vanishing")
         cancels: list[str] = []
@@ -293,7 +286,7 @@ def test_consumer_of_a_deleted_queue_receives_basic_cancel(amqp_url: str) -> Non
 
 
 def test_consume_generator_ends_when_its_queue_is_deleted(amqp_url: str) -> None:
-    with _connect(amqp_url) as connection:
+    with connect(amqp_url) as connection:
         channel = connection.channel()
         channel.queue_declare("generator")
         channel.basic_publish("", "generator", b"first")

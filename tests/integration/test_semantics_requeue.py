@@ -6,23 +6,11 @@ from __future__ import annotations
 import socket
 import struct
 import time
-import urllib.parse
 
 import amqp
 import pika
+from amqp_clients import amqp_connect, connect
 from pika.adapters.blocking_connection import BlockingChannel
-
-
-def _connect(url: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(url))
-
-
-def _amqp_connect(url: str) -> amqp.Connection:
-    parts = urllib.parse.urlsplit(url)
-    vhost = urllib.parse.unquote(parts.path[1:])
-    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=vhost)
-    connection.connect()
-    return connection
 
 
 def _take_all(channel: BlockingChannel, queue: str) -> list[tuple[bytes, bool]]:
@@ -36,7 +24,7 @@ def _take_all(channel: BlockingChannel, queue: str) -> list[tuple[bytes, bool]]:
 
 def _hold_unacked(url: str, queue: str) -> tuple[pika.BlockingConnection, BlockingChannel]:
     """Publish a..e; a and b are taken by basic.get, c and d by a consumer; e stays ready."""
-    connection = _connect(url)
+    connection = connect(url)
     channel = connection.channel()
     channel.queue_declare(queue)
     for body in (b"a", b"b", b"c", b"d", b"e"):
@@ -69,7 +57,7 @@ def test_unacked_are_requeued_in_order_when_channel_closes(amqp_url: str) -> Non
 def test_unacked_are_requeued_in_order_when_connection_closes(amqp_url: str) -> None:
     connection, _channel = _hold_unacked(amqp_url, "on-connection-close")
     connection.close()
-    with _connect(amqp_url) as other:
+    with connect(amqp_url) as other:
         assert _take_all(other.channel(), "on-connection-close") == _EXPECTED
 
 
@@ -86,7 +74,7 @@ def test_unacked_are_requeued_when_the_channel_is_closed_by_an_error(amqp_url: s
 
 
 def _wait_ready(url: str, queue: str, count: int) -> BlockingChannel:
-    connection = _connect(url)
+    connection = connect(url)
     channel = connection.channel()
     deadline = time.monotonic() + 3
     while channel.queue_declare(queue, passive=True).method.message_count != count:
@@ -95,7 +83,7 @@ def _wait_ready(url: str, queue: str, count: int) -> BlockingChannel:
 
 
 def test_unacked_are_requeued_when_tcp_connection_is_reset(amqp_url: str) -> None:
-    dropped = _amqp_connect(amqp_url)
+    dropped = amqp_connect(amqp_url)
     channel = dropped.channel()
     channel.queue_declare("on-reset", auto_delete=False)
     for body in (b"a", b"b", b"c", b"d"):
@@ -123,7 +111,7 @@ def test_unacked_are_requeued_when_tcp_connection_is_reset(amqp_url: str) -> Non
 
 
 def test_unacked_are_requeued_when_peer_half_closes_without_amqp_close(amqp_url: str) -> None:
-    dropped = _amqp_connect(amqp_url)
+    dropped = amqp_connect(amqp_url)
     channel = dropped.channel()
     channel.queue_declare("on-eof", auto_delete=False)
     channel.basic_publish(amqp.Message(b"only"), routing_key="on-eof")

@@ -1,0 +1,28 @@
+# Connecting the blocking clients the integration tests use to an `amqp_url` (a per-test vhost).
+from __future__ import annotations
+
+import urllib.parse
+
+import amqp
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+
+def connect(url: str) -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(url))
+
+
+def vhost_of(url: str) -> str:
+    return urllib.parse.unquote(url.rsplit("/", 1)[1])
+
+
+def amqp_connect(url: str) -> amqp.Connection:
+    """py-amqp, for what pika will not send (immediate, unknown consumer tags, ...)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = amqp.Connection(f"{parts.hostname}:{parts.port}", virtual_host=vhost_of(url))
+    connection.connect()
+    return connection
+
+
+def ready_count(channel: BlockingChannel, queue: str) -> int:
+    return int(channel.queue_declare(queue, passive=True).method.message_count)
