@@ -29,6 +29,12 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.config",
         "amqp_broker.version",
     },
+    "amqp_broker.inspection": {
+        "pamqp",
+        "amqp_broker.broker",
+        "amqp_broker.core",
+        "amqp_broker.protocol",
+    },
     "amqp_broker.server": {
         "trio",
         "amqp_broker.broker",
