@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +36,9 @@ class BrokerConfig:
     memory_high_watermark: int = 512 * 1024 * 1024
     # How long to wait for Close-Ok after the server sent Connection.Close.
     close_timeout: float = 3.0
+    # Where durable definitions and persistent messages live (docs/durability.md). None keeps
+    # everything in memory: the embedding API and the pytest fixtures leave nothing behind.
+    data_dir: str | None = None
+    # "always": confirms wait for fsync (survives power loss). "never": data is written but not
+    # fsynced (survives a crash of the broker process, not of the machine); for fast tests.
+    fsync: Literal["always", "never"] = "always"
