@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import itertools
 import os
 from collections.abc import Callable, Iterable
@@ -19,11 +18,12 @@ from typing import Any
 from pamqp import commands
 from pamqp.base import Frame as Method
 
+from amqp_broker.auth import Access, Resource, UserStore
 from amqp_broker.config import BrokerConfig
 from amqp_broker.core.channel import ChannelState, Consumer, Delivery
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue
-from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
+from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost, new_queue_name
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.codec import make_method
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
@@ -76,7 +76,9 @@ class Broker:
         self.vhosts: dict[str, VirtualHost] = {
             name: VirtualHost(name, self.meter) for name in self.config.vhosts
         }
-        self._users = {user.name: user for user in self.config.users}
+        self.users = _load_users(self.config)
+        for name in self.config.vhosts:
+            self._grant_default_user(name)
         self.connections: dict[int, ClientConnection] = {}
         self._numbers = itertools.count(1)
         self._dirty: set[ClientConnection] = set()
@@ -110,26 +112,31 @@ class Broker:
     # ---- the user store (the protocol's Authenticator) --------------------------------------
 
     def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool:
-        user = self._users.get(username)
-        if user is None or not hmac.compare_digest(
-            user.password.encode("utf-8"), password.encode("utf-8")
-        ):
-            return False
-        return peer_is_loopback or not user.loopback_only
+        return self.users.authenticate(username, password, peer_is_loopback)
 
     def vhost_allowed(self, username: str, vhost: str) -> bool | None:
-        return True if vhost in self.vhosts else None
+        if vhost not in self.vhosts:
+            return None
+        return self.users.may_open(username, vhost)
 
     def add_vhost(self, name: str) -> VirtualHost:
+        """Create a vhost (or return the existing one); config.default_user gets full access."""
         vhost = self.vhosts.get(name)
         if vhost is None:
             vhost = self.vhosts[name] = VirtualHost(name, self.meter)
+            self._grant_default_user(name)
         return vhost
+
+    def _grant_default_user(self, vhost: str) -> None:
+        user = self.config.default_user
+        if user is not None and self.users.user(user) and not self.users.may_open(user, vhost):
+            self.users.set_permissions(user, vhost)
 
     def delete_vhost(self, name: str) -> None:
         vhost = self.vhosts.pop(name, None)
         if vhost is None:
             return
+        self.users.clear_vhost(name)
         for conn in list(self.connections.values()):
             if conn.vhost is vhost:
                 self.force_close(conn, f"vhost '{name}' is deleted")
@@ -273,6 +280,40 @@ class Broker:
         conn.protocol.send_method(channel, method)
         self._dirty.add(conn)
 
+    def _authorize(
+        self, conn: ClientConnection, access: Access, resource: Resource, name: str
+    ) -> None:
+        """RabbitMQ's check_resource_access: 403 ACCESS_REFUSED unless the user's regex for
+        `access` in this vhost matches the resource name. Called first in every handler that
+        touches a named queue or exchange, before the resource is looked up."""
+        self.users.check(conn.username, self._vhost(conn).name, access, resource, name)
+
+    def _authorize_binding(
+        self, conn: ClientConnection, source: str, kind: Resource, destination: str
+    ) -> None:
+        """Binding and unbinding need write on the destination, then read on the source; a
+        binding that involves the default exchange is refused for that in between (the vhost
+        raises it), as RabbitMQ orders the checks."""
+        self._authorize(conn, Access.WRITE, kind, destination)
+        if source and not (kind is Resource.EXCHANGE and not destination):
+            self._authorize(conn, Access.READ, Resource.EXCHANGE, source)
+
+    def _authorize_declare(
+        self, conn: ClientConnection, kind: Resource, name: str, arguments: Any
+    ) -> None:
+        """A declare needs configure; creating one that names an alternate or dead-letter
+        exchange also needs read on itself and write on that exchange (as RabbitMQ checks)."""
+        self._authorize(conn, Access.CONFIGURE, kind, name)
+        vhost = self._vhost(conn)
+        existing = vhost.exchanges if kind is Resource.EXCHANGE else vhost.queues
+        key = "alternate-exchange" if kind is Resource.EXCHANGE else "x-dead-letter-exchange"
+        target = (arguments or {}).get(key)
+        if name not in existing and isinstance(target, str | bytes):
+            if isinstance(target, bytes):
+                target = target.decode("utf-8", "replace")
+            self._authorize(conn, Access.READ, kind, name)
+            self._authorize(conn, Access.WRITE, Resource.EXCHANGE, target)
+
     def _unimplemented(self, conn: ClientConnection, channel: ChannelState, method: Method) -> None:
         raise AMQPError(ReplyCode.COMMAND_INVALID, f"unimplemented method {method.name}")
 
@@ -339,6 +380,8 @@ class Broker:
     def _exchange_declare(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Declare
     ) -> None:
+        if not method.passive:
+            self._authorize_declare(conn, Resource.EXCHANGE, method.exchange, method.arguments)
         self._vhost(conn).declare_exchange(
             method.exchange,
             method.exchange_type,
@@ -354,6 +397,7 @@ class Broker:
     def _exchange_delete(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Delete
     ) -> None:
+        self._authorize(conn, Access.CONFIGURE, Resource.EXCHANGE, method.exchange)
         self._vhost(conn).delete_exchange(method.exchange, method.if_unused)
         if not method.nowait:
             self._send(conn, channel.number, commands.Exchange.DeleteOk())
@@ -376,6 +420,7 @@ class Broker:
         reply: Method,
     ) -> None:
         """exchange.bind and exchange.unbind differ only in the vhost call and the reply."""
+        self._authorize_binding(conn, method.source, Resource.EXCHANGE, method.destination)
         vhost = self._vhost(conn)
         change = vhost.bind if isinstance(method, commands.Exchange.Bind) else vhost.unbind
         change(
@@ -393,8 +438,14 @@ class Broker:
     def _queue_declare(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Declare
     ) -> None:
+        name = method.queue
+        if not method.passive:
+            # RabbitMQ checks configure on the generated name of a server-named queue too.
+            name = name or new_queue_name()
+            self._authorize_declare(conn, Resource.QUEUE, name, method.arguments)
         queue = self._vhost(conn).declare_queue(
-            method.queue,
+            name,
+            server_named=not method.queue,
             owner=conn,
             passive=method.passive,
             durable=method.durable,
@@ -414,6 +465,7 @@ class Broker:
     def _queue_bind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Bind
     ) -> None:
+        self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
         self._vhost(conn).bind(
             method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
         )
@@ -423,6 +475,7 @@ class Broker:
     def _queue_unbind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Unbind
     ) -> None:
+        self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
         self._vhost(conn).unbind(
             method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
         )
@@ -431,6 +484,7 @@ class Broker:
     def _queue_purge(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Purge
     ) -> None:
+        self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
@@ -441,6 +495,7 @@ class Broker:
     def _queue_delete(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Delete
     ) -> None:
+        self._authorize(conn, Access.CONFIGURE, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queues.get(method.queue)
         count = 0
@@ -470,6 +525,7 @@ class Broker:
     def _basic_consume(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Consume
     ) -> None:
+        self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
@@ -508,6 +564,7 @@ class Broker:
             self._send(conn, channel.number, Basic.CancelOk(consumer_tag=method.consumer_tag))
 
     def _basic_get(self, conn: ClientConnection, channel: ChannelState, method: Basic.Get) -> None:
+        self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
@@ -593,6 +650,7 @@ class Broker:
         """Checks happen at publish time (as RabbitMQ does); in a transaction, routing waits."""
         method = event.method
         assert isinstance(method, Basic.Publish)
+        self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
         vhost = self._vhost(conn)
         exchange = vhost.exchange_or_404(method.exchange)
         if exchange.internal:
@@ -756,3 +814,19 @@ class Broker:
 
     def iter_connections(self) -> Iterable[ClientConnection]:
         return list(self.connections.values())
+
+
+def _load_users(config: BrokerConfig) -> UserStore:
+    """The user store as the config describes it; raises ValueError for a bad hash or regex."""
+    users = UserStore()
+    for user in config.users:
+        users.put_user(
+            user.name,
+            password_hash=user.password_hash,
+            hashing_algorithm=user.hashing_algorithm,
+            tags=user.tags,
+            loopback_only=user.loopback_only,
+        )
+    for grant in config.permissions:
+        users.set_permissions(grant.user, grant.vhost, grant.configure, grant.write, grant.read)
+    return users

@@ -8,14 +8,32 @@ from typing import Literal
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A user as configured: never a plain password, only RabbitMQ's salted hash of one
+    (amqp_broker.auth.hash_password makes one; RabbitMQ's definitions exports carry them)."""
+
     name: str
-    password: str
+    password_hash: str
     tags: tuple[str, ...] = ()
     # RabbitMQ's loopback_users: guest may only log in from the local machine.
     loopback_only: bool = False
+    hashing_algorithm: str = "rabbit_password_hashing_sha256"
 
 
-DEFAULT_USERS = (User("guest", "guest", ("administrator",), loopback_only=True),)
+@dataclass(frozen=True, slots=True)
+class UserPermission:
+    """RabbitMQ's per-vhost permissions: regexes over the names of queues and exchanges."""
+
+    user: str
+    vhost: str
+    configure: str = ".*"
+    write: str = ".*"
+    read: str = ".*"
+
+
+# The salted SHA-256 hash of "guest" (any salt does; this one is fixed so configs compare equal).
+GUEST_PASSWORD_HASH = "s0B+7LwL9Bvcm5cWHU96BMizlNv0I/7R3kGMNFa9pHiEwQDI"
+DEFAULT_USERS = (User("guest", GUEST_PASSWORD_HASH, ("administrator",), loopback_only=True),)
+DEFAULT_PERMISSIONS = (UserPermission("guest", "/"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +42,11 @@ class BrokerConfig:
     port: int = 5672
     users: tuple[User, ...] = DEFAULT_USERS
     vhosts: tuple[str, ...] = ("/",)
+    permissions: tuple[UserPermission, ...] = DEFAULT_PERMISSIONS
+    # Gets full permissions on every vhost the broker creates (config.vhosts, Broker.add_vhost)
+    # where it has none yet, so embedded brokers and per-test vhosts work as guest. None gives
+    # RabbitMQ's strict behaviour: only the permissions listed are granted.
+    default_user: str | None = "guest"
     channel_max: int = 2047
     frame_max: int = 131072
     heartbeat: int = 60

@@ -272,6 +272,7 @@ class VirtualHost:
         name: str,
         *,
         owner: object,
+        server_named: bool = False,
         passive: bool = False,
         durable: bool = False,
         exclusive: bool = False,
@@ -302,7 +303,7 @@ class VirtualHost:
             return existing
         if not name:
             name = new_queue_name()
-        elif name.startswith("amq."):
+        elif name.startswith("amq.") and not server_named:  # the broker generated this name
             raise AMQPError(
                 ReplyCode.ACCESS_REFUSED, f"queue name '{name}' contains reserved prefix 'amq.*'"
             )

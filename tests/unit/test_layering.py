@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.core",
     },
     "amqp_broker.config": set(),
+    "amqp_broker.auth": {"amqp_broker.errors", "amqp_broker.auth"},
     "amqp_broker.broker": {
         "pamqp",
         "amqp_broker.core",
@@ -28,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.errors",
         "amqp_broker.config",
         "amqp_broker.version",
+        "amqp_broker.auth",
     },
     "amqp_broker.inspection": {
         "pamqp",
