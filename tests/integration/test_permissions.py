@@ -37,7 +37,10 @@ CASES: dict[str, tuple[Operation, str | None]] = {
         lambda ch: ch.queue_declare("cdl", arguments={"x-dead-letter-exchange": "wx"}),
         "queue 'cdl'",
     ),
-    "exchange.declare existing xx": (lambda ch: ch.exchange_declare("xx", "direct"), "exchange 'xx'"),
+    "exchange.declare existing xx": (
+        lambda ch: ch.exchange_declare("xx", "direct"),
+        "exchange 'xx'",
+    ),
     "exchange.declare new cnew": (lambda ch: ch.exchange_declare("cnew", "direct"), None),
     "exchange.declare passive xx": (
         lambda ch: ch.exchange_declare("xx", "direct", passive=True),
@@ -163,7 +166,8 @@ def test_binding_the_default_exchange_is_refused_before_read_is_checked(
     with connect(url) as connection, pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
         connection.channel().queue_bind("w1", "", "k")
     assert info.value.reply_code == 403
-    assert info.value.reply_text == "ACCESS_REFUSED - operation not permitted on the default exchange"
+    text = info.value.reply_text
+    assert text == "ACCESS_REFUSED - operation not permitted on the default exchange"
 
 
 def test_empty_permissions_allow_opening_the_vhost_but_nothing_else(
