@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,8 +22,11 @@ from pamqp.base import Frame as Method
 from amqp_broker.auth import Access, Resource, UserStore
 from amqp_broker.config import BrokerConfig
 from amqp_broker.core.channel import ChannelState, Consumer, Delivery
+from amqp_broker.core.deadletter import dead_letter_copy, is_cycle
+from amqp_broker.core.expiry import DeadlineSchedule, parse_expiration
 from amqp_broker.core.message import Message, QueuedMessage
-from amqp_broker.core.queue import MemoryMeter, Queue
+from amqp_broker.core.queue import MemoryMeter, Queue, Removal
+from amqp_broker.core.queue_arguments import Overflow, consumer_priority
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost, new_queue_name
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.codec import make_method
@@ -63,8 +67,18 @@ class ClientConnection:
 
 
 class Broker:
-    def __init__(self, config: BrokerConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config or BrokerConfig()
+        # The time of the event being applied, on the caller's (monotonic) clock: every entry
+        # point that takes `now` sets it, so TTLs and x-expires never read a clock themselves.
+        self.now = 0.0
+        self.wall_clock = wall_clock  # POSIX seconds, only for x-death's `time`
+        self.deadlines: DeadlineSchedule[Queue] = DeadlineSchedule()
         self.settings = ConnectionSettings(
             channel_max=self.config.channel_max,
             frame_max=self.config.frame_max,
@@ -144,6 +158,7 @@ class Broker:
     # ---- connection lifecycle ----------------------------------------------------------------
 
     def new_connection(self, peer: str, peer_is_loopback: bool, now: float) -> ClientConnection:
+        self.now = now
         protocol = AMQPConnection(self, self.settings, peer_is_loopback=peer_is_loopback, now=now)
         conn = ClientConnection(next(self._numbers), protocol, peer)
         self.connections[conn.number] = conn
@@ -151,6 +166,7 @@ class Broker:
 
     def receive(self, conn: ClientConnection, data: bytes, now: float) -> None:
         """Bytes from the socket (b"" at EOF): apply every event they complete."""
+        self.now = now
         conn.protocol.receive_data(data, now)
         self.process(conn)
 
@@ -190,13 +206,19 @@ class Broker:
 
     def _send_confirms(self, conn: ClientConnection, channel: ChannelState) -> None:
         conn.confirms_due.discard(channel)
-        upto = channel.publish_seq
-        if upto > channel.confirmed_upto and conn.protocol.channel_is_open(channel.number):
-            multiple = upto - channel.confirmed_upto > 1
-            self._send(conn, channel.number, Basic.Ack(delivery_tag=upto, multiple=multiple))
-        channel.confirmed_upto = upto
+        confirms = channel.take_confirms()
+        if not conn.protocol.channel_is_open(channel.number):
+            return
+        for is_ack, tag, multiple in confirms:
+            method: Method = (
+                Basic.Ack(delivery_tag=tag, multiple=multiple)
+                if is_ack
+                else Basic.Nack(delivery_tag=tag, multiple=multiple, requeue=False)
+            )
+            self._send(conn, channel.number, method)
 
     def tick(self, conn: ClientConnection, now: float) -> float | None:
+        self.now = now
         deadline = conn.protocol.tick(now, self.config.handshake_timeout)
         self.process(conn)
         return deadline
@@ -220,6 +242,27 @@ class Broker:
                 queues[id(consumer.queue)] = consumer.queue
         for queue in queues.values():
             self._dispatch(queue)
+
+    # ---- queue timers (message TTL, x-expires) -----------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment some queue needs run_timers (None: no timer is pending)."""
+        return self.deadlines.next_deadline()
+
+    def run_timers(self, now: float) -> None:
+        """Expire messages and unused queues whose deadline has come."""
+        self.now = now
+        for queue in self.deadlines.pop_due(now):
+            if queue.deleted:
+                continue
+            unused = queue.unused_deadline()
+            vhost = self.vhosts.get(queue.vhost)
+            if unused is not None and now >= unused and vhost is not None:
+                if vhost.queues.get(queue.name) is queue:
+                    self._delete_queue(vhost, queue)
+                continue
+            self._dispatch(queue)
+        self.check_memory()
 
     def take_dirty(self) -> set[ClientConnection]:
         dirty, self._dirty = self._dirty, set()
@@ -322,7 +365,7 @@ class Broker:
     def _release_channel(self, conn: ClientConnection, channel: ChannelState) -> None:
         touched: dict[int, Queue] = {}
         for consumer in list(channel.consumers.values()):
-            self._remove_consumer(conn, consumer)
+            self._remove_consumer(conn, consumer, dispatch=False)
             touched[id(consumer.queue)] = consumer.queue
         channel.rollback_settlements()  # uncommitted acks are void: those messages go back
         touched.update(self._return_or_drop(channel.take_all_unacked(), requeue=True))
@@ -343,18 +386,32 @@ class Broker:
                     self._delete_queue(conn.vhost, queue)
         self.connections.pop(conn.number, None)
 
-    def _remove_consumer(self, conn: ClientConnection, consumer: Consumer) -> None:
+    def _remove_consumer(
+        self, conn: ClientConnection, consumer: Consumer, *, dispatch: bool = True
+    ) -> None:
         consumer.channel.consumers.pop(consumer.tag, None)
         queue = consumer.queue
         queue.remove_consumer(consumer)
-        if queue.auto_delete and not queue.consumers and not queue.deleted:
-            owner = consumer.channel.owner
-            if isinstance(owner, ClientConnection) and owner.vhost is not None:
-                self._delete_queue(owner.vhost, queue)
+        queue.touch(self.now)
+        if queue.deleted:
+            return
+        owner = consumer.channel.owner
+        if (
+            queue.auto_delete
+            and not queue.consumers
+            and isinstance(owner, ClientConnection)
+            and owner.vhost is not None
+        ):
+            self._delete_queue(owner.vhost, queue)
+        elif dispatch:
+            self._dispatch(queue)  # the next consumer (single active, lower priority) takes over
 
-    def _delete_queue(self, vhost: VirtualHost, queue: Queue) -> None:
-        vhost.delete_queue(queue)
-        for consumer in list(queue.consumers):
+    def _delete_queue(self, vhost: VirtualHost, queue: Queue) -> int:
+        """Delete the queue, telling its consumers; returns the ready messages dropped."""
+        consumers = list(queue.consumers)
+        count = vhost.delete_queue(queue)
+        self.deadlines.set(queue, None)
+        for consumer in consumers:
             owner = consumer.channel.owner
             consumer.channel.consumers.pop(consumer.tag, None)
             if (
@@ -367,8 +424,7 @@ class Broker:
                     consumer.channel.number,
                     Basic.Cancel(consumer_tag=consumer.tag, nowait=True),
                 )
-        queue.consumers.clear()
-        queue.purge()
+        return count
 
     # ---- exchanges ---------------------------------------------------------------------------
 
@@ -452,7 +508,9 @@ class Broker:
             exclusive=method.exclusive,
             auto_delete=method.auto_delete,
             arguments=method.arguments,
+            now=self.now,
         )
+        self._dispatch(queue)  # expired heads go, and x-expires counts from this declare
         if not method.nowait:
             declare_ok = make_method(
                 commands.Queue.DeclareOk,
@@ -489,6 +547,7 @@ class Broker:
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
         count = queue.purge()
+        self._dispatch(queue)
         if not method.nowait:
             self._send(conn, channel.number, commands.Queue.PurgeOk(message_count=count))
 
@@ -505,8 +564,7 @@ class Broker:
                 raise vhost.queue_in_use_error(queue)
             if method.if_empty and queue.ready_count:
                 raise vhost.queue_not_empty_error(queue)
-            count = queue.ready_count
-            self._delete_queue(vhost, queue)
+            count = self._delete_queue(vhost, queue)
         if not method.nowait:
             self._send(conn, channel.number, commands.Queue.DeleteOk(message_count=count))
 
@@ -532,6 +590,9 @@ class Broker:
         tag = method.consumer_tag
         if tag and tag in channel.consumers:
             raise AMQPError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
+        priority = consumer_priority(
+            method.arguments or {}, f"queue '{queue.name}' in vhost '{vhost.name}'"
+        )
         if queue.has_exclusive_consumer() or (method.exclusive and queue.consumers):
             raise AMQPError(
                 ReplyCode.ACCESS_REFUSED,
@@ -547,9 +608,11 @@ class Broker:
             exclusive=method.exclusive,
             prefetch=channel.consumer_prefetch,
             arguments=dict(method.arguments or {}),
+            priority=priority,
         )
         channel.consumers[tag] = consumer
         queue.add_consumer(consumer)
+        queue.touch(self.now)
         if not method.nowait:
             self._send(conn, channel.number, Basic.ConsumeOk(consumer_tag=tag))
         self._dispatch(queue)
@@ -568,9 +631,11 @@ class Broker:
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
-        entry = queue.pop()
+        queue.touch(self.now)
+        entry = queue.pop(self.now)
         if entry is None:
             self._send(conn, channel.number, Basic.GetEmpty())
+            self._dispatch(queue)  # dead-letters what expired on the way, reschedules
             return
         tag = channel.deliver(queue, entry, None, no_ack=method.no_ack)
         message = entry.message
@@ -588,6 +653,7 @@ class Broker:
             message.body,
         )
         self._dirty.add(conn)
+        self._dispatch(queue)
 
     def _basic_ack(self, conn: ClientConnection, channel: ChannelState, method: Basic.Ack) -> None:
         settled = channel.settle(method.delivery_tag, method.multiple, 60, 80)
@@ -615,21 +681,24 @@ class Broker:
     def _apply_settlement(
         self, channel: ChannelState, settled: list[Delivery], requeue: bool | None
     ) -> None:
-        for queue in self._return_or_drop(settled, bool(requeue)).values():
+        for queue in self._return_or_drop(settled, requeue).values():
             self._dispatch(queue)
         self._dispatch_channel(channel)
 
     @staticmethod
-    def _return_or_drop(deliveries: list[Delivery], requeue: bool) -> dict[int, Queue]:
-        """Requeue settled deliveries (or drop them when asked, or their queue is gone);
-        returns the queues that got messages back, to dispatch."""
+    def _return_or_drop(deliveries: list[Delivery], requeue: bool | None) -> dict[int, Queue]:
+        """Requeue settled deliveries (requeue=True, unless their queue is gone), or remove
+        them: acked (None) or rejected (False, which dead-letters). Returns the queues touched,
+        to dispatch."""
         touched: dict[int, Queue] = {}
         for delivery in deliveries:
-            if requeue and not delivery.queue.deleted:
-                delivery.queue.requeue(delivery.entry)
-                touched[id(delivery.queue)] = delivery.queue
+            queue = delivery.queue
+            if requeue and not queue.deleted:
+                queue.requeue(delivery.entry)
             else:
-                delivery.queue.discard(delivery.entry)
+                reason = Removal.ACKED if requeue is None else Removal.REJECTED
+                queue.remove(delivery.entry, reason)
+            touched[id(queue)] = queue
         return touched
 
     def _basic_recover(
@@ -661,6 +730,7 @@ class Broker:
         if method.immediate:
             raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
         properties = event.header.properties
+        ttl = parse_expiration(properties.expiration)
         if properties.delivery_mode not in (None, 1, 2):
             raise AMQPError(
                 ReplyCode.PRECONDITION_FAILED,
@@ -672,6 +742,7 @@ class Broker:
             event.header.properties_raw,
             properties,
             event.body,
+            ttl=ttl,
         )
         if not conn.publisher:
             conn.publisher = True
@@ -680,15 +751,19 @@ class Broker:
         if channel.tx_mode:
             channel.tx_publishes.append((message, method.mandatory))
             return
-        self._route(conn, channel, message, method.mandatory)
+        refused = self._route(conn, channel, message, method.mandatory)
         if channel.confirm_mode:
-            # Confirmed when this batch of input is done: one basic.ack(multiple) for many.
+            # Confirmed when this batch of input is done: one basic.ack(multiple) for many,
+            # basic.nack for a publish a queue refused (x-overflow reject-publish).
             channel.publish_seq += 1
+            if refused:
+                channel.nacked.add(channel.publish_seq)
             conn.confirms_due.add(channel)
 
     def _route(
         self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
-    ) -> None:
+    ) -> bool:
+        """Deliver a publish to every queue it reaches; True if some queue refused it."""
         vhost = self._vhost(conn)
         exchange = vhost.exchanges.get(message.exchange)
         queues = (
@@ -696,9 +771,10 @@ class Broker:
             if exchange is not None
             else []
         )
+        refused = False
         for queue in queues:
-            queue.publish(message)
-            self._dispatch(queue)
+            if not self._enqueue(queue, message):
+                refused = True
         if not queues and mandatory:
             conn.protocol.send_content(
                 channel.number,
@@ -713,6 +789,39 @@ class Broker:
                 message.body,
             )
             self._dirty.add(conn)
+        return refused
+
+    def _enqueue(self, queue: Queue, message: Message) -> bool:
+        """Put a message on a queue and deliver what can be; False when the queue refused it
+        (full, with x-overflow reject-publish or reject-publish-dlx)."""
+        if queue.options.overflow is not Overflow.DROP_HEAD and queue.would_overflow(message):
+            if queue.options.overflow is Overflow.REJECT_PUBLISH_DLX:
+                self._dead_letter(queue, message, Removal.MAXLEN)
+            return False
+        entry = queue.publish(message, self.now)
+        self._dispatch(queue, entry)
+        return True
+
+    def _dead_letter(self, queue: Queue, message: Message, reason: Removal) -> None:
+        """Republish a message that died in `queue` to its dead-letter exchange (dropped if
+        that exchange does not exist), skipping queues that would close an automatic cycle."""
+        dlx = queue.options.dead_letter_exchange
+        vhost = self.vhosts.get(queue.vhost)
+        exchange = vhost.exchanges.get(dlx) if vhost is not None and dlx is not None else None
+        if vhost is None or exchange is None or dlx is None:
+            return
+        copy = dead_letter_copy(
+            message,
+            reason=reason.value,
+            queue=queue.name,
+            exchange=dlx,
+            routing_key=queue.options.dead_letter_routing_key,
+            posix_time=self.wall_clock(),
+        )
+        headers = copy.properties.headers
+        for target in vhost.route(exchange, copy.routing_key, headers):
+            if reason is Removal.REJECTED or not is_cycle(target.name, headers):
+                self._enqueue(target, copy)
 
     def _confirm_select(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Confirm.Select
@@ -770,20 +879,27 @@ class Broker:
             and owner.protocol.pending_output < self.config.consumer_output_high_water
         )
 
-    def _dispatch(self, queue: Queue) -> None:
-        """Deliver ready messages round-robin to consumers that have room for them."""
-        consumers = queue.consumers
-        while queue.ready_count and consumers:
-            for _ in range(len(consumers)):
-                consumer = consumers[0]
-                consumers.rotate(-1)
-                if self._can_deliver(consumer):
-                    break
-            else:
-                return
-            entry = queue.pop()
-            assert entry is not None
+    def _dispatch(self, queue: Queue, fresh: QueuedMessage | None = None) -> None:
+        """Bring a queue up to date after any change: deliver ready messages to consumers
+        with room (queue.next_consumer picks by priority, in turn), drop what expired or
+        overflows, dead-letter what died, and reschedule the queue's timer.
+
+        `fresh` is a message published in this step, which a waiting consumer may take
+        even with TTL 0."""
+        now = self.now
+        while queue.ready_count:
+            consumer = queue.next_consumer(self._can_deliver)
+            if consumer is None:
+                break
+            entry = queue.pop(now, fresh)
+            if entry is None:
+                break
             self._deliver(consumer, queue, entry)
+        queue.drop_expired(now)
+        queue.drop_over_limit()
+        for entry, reason in queue.take_dead_letters():
+            self._dead_letter(queue, entry.message, reason)
+        self.deadlines.set(queue, None if queue.deleted else queue.next_deadline())
 
     def _deliver(self, consumer: Consumer, queue: Queue, entry: QueuedMessage) -> None:
         channel = consumer.channel

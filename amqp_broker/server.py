@@ -4,6 +4,8 @@
 # - One nursery per connection with a reader, a writer and a timer task. The reader feeds bytes to
 #   the broker; the writer sends everything queued for the connection in one send_all per wake-up;
 #   the timer drives heartbeats and the handshake timeout.
+# - One broker-wide timer task runs queue deadlines (message TTL, x-expires): it sleeps until the
+#   earliest one and is woken early whenever a broker call leaves a nearer deadline behind.
 # - An exception escaping the broker at a connection's boundary is logged, answered with
 #   541 INTERNAL_ERROR on that connection only, and never reaches the listener or other clients.
 # - A failed or cancelled write means a dead connection: it may have sent half a frame.
@@ -82,6 +84,8 @@ class BrokerServer:
         self._connections_done = trio.Event()
         self._active = 0
         self.address: BoundAddress | None = None
+        self._timer_waker = _Waker()
+        self._timer_target = math.inf  # the deadline the queue timer sleeps until
 
     async def run(
         self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
@@ -93,6 +97,7 @@ class BrokerServer:
             self._cancel_scope = scope
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(trio.serve_listeners, self._handle_stream, listeners)
+                nursery.start_soon(self._run_queue_timers)
                 task_status.started(self.address)
 
     async def shutdown(self, grace: float = 2.0) -> None:
@@ -111,6 +116,24 @@ class BrokerServer:
             wakers = self._wakers.get(conn)
             if wakers is not None:
                 wakers.wake()
+        deadline = self.broker.next_deadline()
+        if deadline is not None and deadline < self._timer_target:
+            self._timer_waker.wake()
+
+    async def _run_queue_timers(self) -> None:
+        """Expire messages and unused queues on time, whatever the connections are doing."""
+        while True:
+            deadline = self.broker.next_deadline()
+            self._timer_target = math.inf if deadline is None else deadline
+            with trio.move_on_at(self._timer_target):
+                await self._timer_waker.wait()
+                continue  # a nearer deadline appeared: sleep again until that one
+            self._timer_target = math.inf
+            try:
+                self.broker.run_timers(trio.current_time())
+            except Exception:
+                log.exception("queue timers failed")
+            self._wake_all()
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         try:

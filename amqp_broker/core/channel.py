@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amqp_broker.core.message import QueuedMessage
-from amqp_broker.core.queue import Queue
+from amqp_broker.core.queue import Queue, Removal
 from amqp_broker.errors import AMQPError, ReplyCode
 
 
@@ -26,6 +26,7 @@ class Consumer:
     exclusive: bool
     prefetch: int
     arguments: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0  # x-priority
     unacked: int = 0
 
     def has_capacity(self) -> bool:
@@ -56,12 +57,36 @@ class ChannelState:
         self.global_prefetch = 0  # basic.qos global=true: shared by the channel
         self.confirm_mode = False
         self.publish_seq = 0  # the last publish sequence number given out
-        self.confirmed_upto = 0  # the last one acked to the publisher
+        self.confirmed_upto = 0  # the last one confirmed (acked or nacked) to the publisher
+        self.nacked: set[int] = set()  # unconfirmed sequence numbers that get basic.nack
         self.tx_mode = False
         # Held until tx.commit: publishes (opaque to this module) and settled deliveries with
         # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.
         self.tx_publishes: list[Any] = []
         self.tx_settlements: list[tuple[list[Delivery], bool | None]] = []
+
+    def take_confirms(self, upto: int | None = None) -> list[tuple[bool, int, bool]]:
+        """The confirms due for publishes up to `upto` (default: all), as
+        (is_ack, delivery_tag, multiple) in sequence order: each run of acks or of nacks
+        becomes one method, `multiple` when it covers more than one publish."""
+        last = self.publish_seq if upto is None else upto
+        first = self.confirmed_upto + 1
+        self.confirmed_upto = max(self.confirmed_upto, last)
+        if first > last:
+            return []
+        if not self.nacked:
+            return [(True, last, last > first)]
+        runs: list[tuple[bool, int, bool]] = []
+        start = first
+        while start <= last:
+            is_ack = start not in self.nacked
+            end = start
+            while end < last and ((end + 1) not in self.nacked) == is_ack:
+                end += 1
+            runs.append((is_ack, end, end > start))
+            start = end + 1
+        self.nacked = {seq for seq in self.nacked if seq > last}
+        return runs
 
     def new_tag(self) -> int:
         tag = self.next_tag
@@ -108,7 +133,7 @@ class ChannelState:
     ) -> int:
         """The delivery tag for a message leaving `queue`; in no-ack mode it is gone for good."""
         if no_ack:
-            queue.discard(entry)
+            queue.remove(entry, Removal.ACKED)
             return self.new_tag()
         return self.track(queue, entry, consumer)
 

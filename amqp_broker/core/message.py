@@ -8,7 +8,15 @@ from pamqp.commands import Basic
 
 
 class Message:
-    __slots__ = ("body", "exchange", "priority", "properties", "properties_raw", "routing_key")
+    __slots__ = (
+        "body",
+        "exchange",
+        "priority",
+        "properties",
+        "properties_raw",
+        "routing_key",
+        "ttl",
+    )
 
     def __init__(
         self,
@@ -17,6 +25,8 @@ class Message:
         properties_raw: bytes,
         properties: Basic.Properties,
         body: bytes,
+        *,
+        ttl: int | None = None,
     ) -> None:
         self.exchange = exchange
         self.routing_key = routing_key
@@ -24,6 +34,7 @@ class Message:
         self.properties = properties
         self.body = body
         self.priority = properties.priority or 0
+        self.ttl = ttl  # per-message TTL in ms, from the `expiration` property
 
     @property
     def persistent(self) -> bool:
@@ -33,12 +44,13 @@ class Message:
 class QueuedMessage:
     """One message's place in one queue: its publication order and whether it was delivered."""
 
-    __slots__ = ("message", "redelivered", "seq")
+    __slots__ = ("expires_at", "message", "redelivered", "seq")
 
     def __init__(self, message: Message, seq: int) -> None:
         self.message = message
         self.seq = seq
         self.redelivered = False
+        self.expires_at: float | None = None  # on the broker's clock; set by the queue
 
     def __lt__(self, other: QueuedMessage) -> bool:
         return self.seq < other.seq

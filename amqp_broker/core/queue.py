@@ -1,4 +1,4 @@
-# A queue: ready messages in order, its consumers in round-robin order.
+# A queue: ready messages in order, its consumers, and the rules that remove messages from it.
 #
 # Rules kept here:
 # - Ready messages leave in publication order, highest priority first when x-max-priority is set.
@@ -6,18 +6,41 @@
 #   published after any message already delivered, so requeued ones (kept in a heap by publication
 #   number) always come before the never-delivered ones of the same priority.
 # - Unacked messages are not held here; channels hold them until ack, reject or requeue.
+# - A message leaves the queue for good through remove() and nowhere else (ack, reject, expiry,
+#   drop-head, purge, delete): the single place a message store hooks into. Removals that
+#   dead-letter (rejected, expired, maxlen) are also collected in `dead_letters` for the broker.
+# - TTL (RabbitMQ's rule): a message is only ever removed for expiry at the head of its queue,
+#   and an expired message is never handed out. Length limits count ready messages only.
+# - Consumers: the highest x-priority with room gets the message, equal priorities take turns;
+#   with single active consumer only the earliest registered consumer receives.
 from __future__ import annotations
 
-import contextlib
+import enum
 import heapq
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from amqp_broker.core.expiry import message_deadline
 from amqp_broker.core.message import Message, QueuedMessage
+from amqp_broker.core.queue_arguments import Overflow, QueueOptions
 
 if TYPE_CHECKING:
     from amqp_broker.core.channel import Consumer
+
+
+class Removal(enum.Enum):
+    """Why a message left a queue for good; the dead-lettering ones carry RabbitMQ's reason."""
+
+    ACKED = "acked"  # basic.ack, or delivered in no-ack mode
+    REJECTED = "rejected"  # basic.reject / basic.nack with requeue=false
+    EXPIRED = "expired"  # its TTL ran out at the head of the queue
+    MAXLEN = "maxlen"  # dropped from the head by x-max-length(-bytes)
+    PURGED = "purged"
+    DELETED = "deleted"  # its queue was deleted (also by x-expires, exclusivity, auto-delete)
+
+
+DEAD_LETTER_REASONS = frozenset({Removal.REJECTED, Removal.EXPIRED, Removal.MAXLEN})
 
 
 class _ReadyList:
@@ -32,6 +55,11 @@ class _ReadyList:
     def __len__(self) -> int:
         return len(self.fresh) + len(self.requeued)
 
+    def head(self) -> QueuedMessage | None:
+        if self.requeued:
+            return self.requeued[0]
+        return self.fresh[0] if self.fresh else None
+
     def pop(self) -> QueuedMessage:
         if self.requeued:
             return heapq.heappop(self.requeued)
@@ -40,12 +68,6 @@ class _ReadyList:
     def __iter__(self) -> Iterator[QueuedMessage]:
         yield from sorted(self.requeued)
         yield from self.fresh
-
-    def clear(self) -> int:
-        count = len(self)
-        self.fresh.clear()
-        self.requeued.clear()
-        return count
 
 
 class MemoryMeter:
@@ -71,8 +93,9 @@ class Queue:
         exclusive_owner: object | None = None,
         auto_delete: bool = False,
         arguments: dict[str, Any] | None = None,
-        max_priority: int = 0,
+        options: QueueOptions | None = None,
         meter: MemoryMeter | None = None,
+        now: float = 0.0,
     ) -> None:
         self.name = name
         self.vhost = vhost
@@ -80,30 +103,36 @@ class Queue:
         self.exclusive_owner = exclusive_owner
         self.auto_delete = auto_delete
         self.arguments = arguments or {}
-        self.max_priority = max_priority
-        self._levels = [_ReadyList() for _ in range(max_priority + 1)]
+        self.options = options or QueueOptions()
+        self.max_priority = self.options.max_priority
+        self._levels = [_ReadyList() for _ in range(self.max_priority + 1)]
         self._ready_count = 0
         self.ready_bytes = 0
         self.meter = meter or MemoryMeter()
         self._next_seq = 0
-        self.consumers: deque[Consumer] = deque()
+        self.consumers: deque[Consumer] = deque()  # in registration order
+        self._turns: dict[int, deque[Consumer]] = {}  # x-priority -> round-robin order
         self.unacked_count = 0
         self.deleted = False
         self.had_consumer = False
+        self.last_used = now  # for x-expires: declare, basic.get, consumers
+        self.dead_letters: list[tuple[QueuedMessage, Removal]] = []
 
     @property
     def exclusive(self) -> bool:
         return self.exclusive_owner is not None
 
-    # ---- ready messages ----------------------------------------------------------------------
+    # ---- entering and leaving ----------------------------------------------------------------
 
     def _level(self, message: Message) -> _ReadyList:
         if not self.max_priority:
             return self._levels[0]
         return self._levels[min(max(message.priority, 0), self.max_priority)]
 
-    def publish(self, message: Message) -> QueuedMessage:
+    def publish(self, message: Message, now: float = 0.0) -> QueuedMessage:
+        """The one way a message enters the queue."""
         entry = QueuedMessage(message, self._next_seq)
+        entry.expires_at = message_deadline(now, self.options.message_ttl, message.ttl)
         self._next_seq += 1
         self._level(message).fresh.append(entry)
         self._ready_count += 1
@@ -111,52 +140,163 @@ class Queue:
         self.meter.used += len(message.body)
         return entry
 
+    def remove(self, entry: QueuedMessage, reason: Removal) -> None:
+        """The one way a message leaves the queue for good (it is already out of the ready
+        lists, or was unacked). Dead-lettering reasons queue it for the broker to republish."""
+        self.meter.used -= len(entry.message.body)
+        if (
+            reason in DEAD_LETTER_REASONS
+            and self.options.dead_letter_exchange is not None
+            and not self.deleted
+        ):
+            self.dead_letters.append((entry, reason))
+
+    def take_dead_letters(self) -> list[tuple[QueuedMessage, Removal]]:
+        taken, self.dead_letters = self.dead_letters, []
+        return taken
+
     def requeue(self, entry: QueuedMessage) -> None:
         entry.redelivered = True
         heapq.heappush(self._level(entry.message).requeued, entry)
         self._ready_count += 1
         self.ready_bytes += len(entry.message.body)
 
-    def pop(self) -> QueuedMessage | None:
-        if not self._ready_count:
-            return None
+    def _take(self, level: _ReadyList) -> QueuedMessage:
+        entry = level.pop()
+        self._ready_count -= 1
+        self.ready_bytes -= len(entry.message.body)
+        return entry
+
+    def pop(self, now: float = 0.0, fresh: QueuedMessage | None = None) -> QueuedMessage | None:
+        """The next message to hand out, removing expired ones found at the head on the way.
+
+        `fresh` is a message published in this very step: like RabbitMQ's attempt_delivery it
+        may go to a waiting consumer even with TTL 0.
+        """
         for level in reversed(self._levels):
-            if level:
-                self._ready_count -= 1
-                entry = level.pop()
-                self.ready_bytes -= len(entry.message.body)
-                return entry
-        raise AssertionError("ready count out of step with the ready lists")
+            while (head := level.head()) is not None:
+                if head is not fresh and _expired(head, now):
+                    self.remove(self._take(level), Removal.EXPIRED)
+                    continue
+                return self._take(level)
+        return None
+
+    def drop_expired(self, now: float) -> None:
+        """Remove the expired messages at the head of each priority level."""
+        for level in self._levels:
+            while (head := level.head()) is not None and _expired(head, now):
+                self.remove(self._take(level), Removal.EXPIRED)
+
+    def would_overflow(self, message: Message) -> bool:
+        """Would this publish take the ready messages past x-max-length(-bytes)?"""
+        options = self.options
+        return (options.max_length is not None and self._ready_count + 1 > options.max_length) or (
+            options.max_length_bytes is not None
+            and self.ready_bytes + len(message.body) > options.max_length_bytes
+        )
+
+    def drop_over_limit(self) -> None:
+        """drop-head: remove messages from the head until the ready ones fit the limits."""
+        options = self.options
+        if options.overflow is not Overflow.DROP_HEAD or not options.limited:
+            return
+        max_length = options.max_length
+        max_bytes = options.max_length_bytes
+        while self._ready_count and (
+            (max_length is not None and self._ready_count > max_length)
+            or (max_bytes is not None and self.ready_bytes > max_bytes)
+        ):
+            for level in reversed(self._levels):
+                if level:
+                    self.remove(self._take(level), Removal.MAXLEN)
+                    break
 
     @property
     def ready_count(self) -> int:
         return self._ready_count
 
-    def purge(self) -> int:
-        count = sum(level.clear() for level in self._levels)
-        self._ready_count = 0
-        self.meter.used -= self.ready_bytes
-        self.ready_bytes = 0
+    def purge(self, reason: Removal = Removal.PURGED) -> int:
+        count = self._ready_count
+        for level in self._levels:
+            while level:
+                self.remove(self._take(level), reason)
         return count
 
-    def discard(self, entry: QueuedMessage) -> None:
-        """A delivered message is gone for good (acked, rejected, or sent in no-ack mode)."""
-        self.meter.used -= len(entry.message.body)
+    def delete(self) -> int:
+        """Mark the queue deleted and drop its ready messages (never dead-lettered)."""
+        self.deleted = True
+        self.consumers.clear()
+        self._turns.clear()
+        return self.purge(Removal.DELETED)
 
     def ready_messages(self) -> Iterator[QueuedMessage]:
         """In delivery order, without removing them."""
         for level in reversed(self._levels):
             yield from level
 
+    # ---- time --------------------------------------------------------------------------------
+
+    def touch(self, now: float) -> None:
+        """The queue was used (declare, basic.get, consume): x-expires counts from here."""
+        self.last_used = now
+
+    def unused_deadline(self) -> float | None:
+        """When x-expires deletes the queue, if nothing uses it before (None: never)."""
+        if self.options.expires is None or self.consumers or self.deleted:
+            return None
+        return self.last_used + self.options.expires / 1000
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment this queue needs attention: a head message's expiry or x-expires."""
+        deadlines = [
+            head.expires_at
+            for level in self._levels
+            if (head := level.head()) is not None and head.expires_at is not None
+        ]
+        unused = self.unused_deadline()
+        if unused is not None:
+            deadlines.append(unused)
+        return min(deadlines, default=None)
+
     # ---- consumers ---------------------------------------------------------------------------
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
+        self._turns.setdefault(consumer.priority, deque()).append(consumer)
         self.had_consumer = True
 
     def remove_consumer(self, consumer: Consumer) -> None:
-        with contextlib.suppress(ValueError):
-            self.consumers.remove(consumer)
+        if consumer not in self.consumers:
+            return
+        self.consumers.remove(consumer)
+        turns = self._turns[consumer.priority]
+        turns.remove(consumer)
+        if not turns:
+            del self._turns[consumer.priority]
 
     def has_exclusive_consumer(self) -> bool:
         return any(consumer.exclusive for consumer in self.consumers)
+
+    def is_active(self, consumer: Consumer) -> bool:
+        """Single active consumer: only the earliest registered one receives."""
+        return not self.options.single_active_consumer or self.consumers[0] is consumer
+
+    def next_consumer(self, can_take: Callable[[Consumer], bool]) -> Consumer | None:
+        """Who gets the next message: the highest priority with room, in turn within one."""
+        if not self.consumers:
+            return None
+        if self.options.single_active_consumer:
+            active = self.consumers[0]
+            return active if can_take(active) else None
+        for priority in sorted(self._turns, reverse=True):
+            turns = self._turns[priority]
+            for _ in range(len(turns)):
+                consumer = turns[0]
+                turns.rotate(-1)
+                if can_take(consumer):
+                    return consumer
+        return None
+
+
+def _expired(entry: QueuedMessage, now: float) -> bool:
+    return entry.expires_at is not None and now >= entry.expires_at

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amqp_broker.core.queue import MemoryMeter, Queue
+from amqp_broker.core.queue_arguments import EQUIVALENCE_ARGS, parse_queue_arguments
 from amqp_broker.errors import AMQPError, ReplyCode
 from exchanges import (
     ExchangeType,
@@ -23,6 +24,7 @@ from exchanges import (
     create_exchange_type,
     exchange_type_class,
 )
+from exchanges.field_values import type_tag
 
 QUEUE = "queue"
 EXCHANGE = "exchange"
@@ -35,21 +37,6 @@ PREDECLARED = {
     "amq.headers": "headers",
     "amq.match": "headers",
 }
-# Queue arguments RabbitMQ compares on redeclare.
-_EQUIVALENCE_QUEUE_ARGS = (
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-expires",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-message-ttl",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-type",
-    "x-single-active-consumer",
-)
-MAX_PRIORITY = 255
 
 
 @dataclass(eq=False)
@@ -74,35 +61,23 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _field_type(value: Any) -> str:
-    """The field-table type name RabbitMQ gives a decoded value in error texts."""
-    if value is None:
-        return "void"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "signedint" if -(2**31) <= value < 2**31 else "long"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, dict):
-        return "table"
-    if isinstance(value, list):
-        return "array"
-    return "longstr"
-
-
 def _describe(value: Any) -> str:
     """An argument value the way RabbitMQ prints it in 'inequivalent arg' errors."""
     if value is None:
         return "none"
     shown = _flag(value) if isinstance(value, bool) else value
-    return f"the value '{shown}' of type '{_field_type(value)}'"
+    return f"the value '{shown}' of type '{type_tag(value)}'"
 
 
 def _same_value(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
+    """rabbit_misc:assert_args_equivalence: equal values of the same type class (every
+    integer width is one class, so 1 equals 1 whatever its width, but not 1.0 or True)."""
+    return _type_class(a) == _type_class(b) and bool(a == b)
+
+
+def _type_class(value: Any) -> str:
+    tag = type_tag(value)
+    return "int" if tag in ("signedint", "long") else tag
 
 
 def new_queue_name() -> str:
@@ -196,7 +171,7 @@ class VirtualHost:
             ):
                 raise AMQPError(
                     ReplyCode.PRECONDITION_FAILED,
-                    f"invalid type '{_field_type(args['alternate-exchange'])}' for arg "
+                    f"invalid type '{type_tag(args['alternate-exchange'])}' for arg "
                     f"'alternate-exchange' in {self._exchange_resource(name)}",
                 )
             existing = Exchange(
@@ -278,10 +253,14 @@ class VirtualHost:
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        now: float = 0.0,
     ) -> Queue:
+        """The queue declared (created, or the existing one after the equivalence checks);
+        any declare counts as a use for x-expires."""
         if passive:
             queue = self.queue_or_404(name)
             self.check_exclusive_access(queue, owner)
+            queue.touch(now)
             return queue
         args = dict(arguments or {})
         existing = self.queues.get(name) if name else None
@@ -299,7 +278,8 @@ class VirtualHost:
                         f"inequivalent arg '{flag}' for {resource}: "
                         f"received '{_flag(received)}' but current is '{_flag(current)}'",
                     )
-            _check_args(resource, _EQUIVALENCE_QUEUE_ARGS, args, existing.arguments)
+            _check_args(resource, EQUIVALENCE_ARGS, args, existing.arguments)
+            existing.touch(now)
             return existing
         if not name:
             name = new_queue_name()
@@ -314,29 +294,12 @@ class VirtualHost:
             exclusive_owner=owner if exclusive else None,
             auto_delete=auto_delete,
             arguments=args,
-            max_priority=self._max_priority(name, args),
+            options=parse_queue_arguments(args, self._queue_resource(name)),
             meter=self.meter,
+            now=now,
         )
         self.queues[name] = queue
         return queue
-
-    def _max_priority(self, name: str, args: Mapping[str, Any]) -> int:
-        """RabbitMQ's check_max_priority_arg, with its error terms in the reply text."""
-        value = args.get("x-max-priority")
-        if value is None:
-            return 0
-        if isinstance(value, bool) or not isinstance(value, int):
-            problem = f"{{unacceptable_type,{_field_type(value)}}}"
-        elif value < 0:
-            problem = f"{{value_negative,{value}}}"
-        elif value > MAX_PRIORITY:
-            problem = f"{{max_value_exceeded,{value}}}"
-        else:
-            return value
-        raise AMQPError(
-            ReplyCode.PRECONDITION_FAILED,
-            f"invalid arg 'x-max-priority' for {self._queue_resource(name)}: {problem}",
-        )
 
     def check_exclusive_access(self, queue: Queue, owner: object) -> None:
         if queue.exclusive_owner is not None and queue.exclusive_owner is not owner:
@@ -347,11 +310,12 @@ class VirtualHost:
                 "property value does not match that of the original declaration.",
             )
 
-    def delete_queue(self, queue: Queue) -> None:
+    def delete_queue(self, queue: Queue) -> int:
+        """Remove the queue and its bindings; returns how many ready messages it dropped."""
         if self.queues.get(queue.name) is queue:
             del self.queues[queue.name]
-        queue.deleted = True
         self._drop_destination((QUEUE, queue.name))
+        return queue.delete()
 
     def queue_in_use_error(self, queue: Queue) -> AMQPError:
         return AMQPError(

@@ -10,6 +10,7 @@ from pamqp.commands import Basic
 from amqp_broker.core.channel import ChannelState, Consumer
 from amqp_broker.core.message import Message
 from amqp_broker.core.queue import Queue
+from amqp_broker.core.queue_arguments import QueueOptions
 from amqp_broker.errors import AMQPError
 
 MAX_PRIORITY = 3
@@ -19,7 +20,7 @@ PREFETCH = 3
 class QueueMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.queue = Queue("q", "/", max_priority=MAX_PRIORITY)
+        self.queue = Queue("q", "/", options=QueueOptions(max_priority=MAX_PRIORITY))
         self.channel = ChannelState(1, owner=None)
         self.consumer = Consumer("c", self.queue, self.channel, False, False, PREFETCH)
         self.next_id = 0

@@ -1,0 +1,131 @@
+# Queue and consumer argument checks, with the reply texts RabbitMQ 3.10 sends.
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from amqp_broker.core.queue_arguments import (
+    Overflow,
+    QueueOptions,
+    consumer_priority,
+    parse_queue_arguments,
+)
+from amqp_broker.errors import AMQPError, ReplyCode
+
+RESOURCE = "queue 'q' in vhost '/'"
+
+
+def _error(arguments: dict[str, Any]) -> str:
+    with pytest.raises(AMQPError) as caught:
+        parse_queue_arguments(arguments, RESOURCE)
+    assert caught.value.code == ReplyCode.PRECONDITION_FAILED
+    return caught.value.detail
+
+
+def test_no_arguments_give_defaults() -> None:
+    assert parse_queue_arguments({}, RESOURCE) == QueueOptions()
+
+
+def test_every_option_is_parsed() -> None:
+    options = parse_queue_arguments(
+        {
+            "x-message-ttl": 100,
+            "x-expires": 2000,
+            "x-max-length": 3,
+            "x-max-length-bytes": 4096,
+            "x-overflow": "reject-publish-dlx",
+            "x-dead-letter-exchange": "dlx",
+            "x-dead-letter-routing-key": "dead",
+            "x-single-active-consumer": True,
+            "x-max-priority": 5,
+            "x-unknown": "ignored",
+        },
+        RESOURCE,
+    )
+    assert options == QueueOptions(
+        max_priority=5,
+        message_ttl=100,
+        expires=2000,
+        max_length=3,
+        max_length_bytes=4096,
+        overflow=Overflow.REJECT_PUBLISH_DLX,
+        dead_letter_exchange="dlx",
+        dead_letter_routing_key="dead",
+        single_active_consumer=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "term"),
+    [
+        ({"x-message-ttl": -1}, "'x-message-ttl' for queue 'q' in vhost '/': {value_negative,-1}"),
+        (
+            {"x-message-ttl": "100"},
+            "'x-message-ttl' for queue 'q' in vhost '/': {unacceptable_type,longstr}",
+        ),
+        (
+            {"x-message-ttl": 1.5},
+            "'x-message-ttl' for queue 'q' in vhost '/': {unacceptable_type,double}",
+        ),
+        (
+            {"x-message-ttl": True},
+            "'x-message-ttl' for queue 'q' in vhost '/': {unacceptable_type,bool}",
+        ),
+        (
+            {"x-message-ttl": 2**32},
+            "'x-message-ttl' for queue 'q' in vhost '/': {value_too_big,4294967296}",
+        ),
+        ({"x-expires": 0}, "'x-expires' for queue 'q' in vhost '/': {value_zero,0}"),
+        ({"x-expires": -5}, "'x-expires' for queue 'q' in vhost '/': {value_negative,-5}"),
+        ({"x-max-length": -1}, "'x-max-length' for queue 'q' in vhost '/': {value_negative,-1}"),
+        (
+            {"x-max-length-bytes": b"1"},
+            "'x-max-length-bytes' for queue 'q' in vhost '/': {unacceptable_type,binary}",
+        ),
+        ({"x-overflow": "bogus"}, "'x-overflow' for queue 'q' in vhost '/': invalid_overflow"),
+        (
+            {"x-overflow": 1},
+            "'x-overflow' for queue 'q' in vhost '/': {unacceptable_type,signedint}",
+        ),
+        (
+            {"x-single-active-consumer": 1},
+            "'x-single-active-consumer' for queue 'q' in vhost '/': {unacceptable_type,signedint}",
+        ),
+        (
+            {"x-dead-letter-routing-key": "k"},
+            "'x-dead-letter-routing-key' for " + RESOURCE + ": routing_key_but_no_dlx_defined",
+        ),
+        (
+            {"x-max-priority": 256},
+            "'x-max-priority' for queue 'q' in vhost '/': {max_value_exceeded,256}",
+        ),
+        (
+            {"x-queue-mode": "eager"},
+            "'x-queue-mode' for queue 'q' in vhost '/': invalid_queue_mode",
+        ),
+    ],
+)
+def test_invalid_argument_gives_rabbitmq_text(arguments: dict[str, Any], term: str) -> None:
+    assert _error(arguments) == f"invalid arg {term}"
+
+
+def test_dead_letter_exchange_of_wrong_type_uses_the_channel_text() -> None:
+    assert _error({"x-dead-letter-exchange": 5}) == (
+        "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
+    )
+
+
+def test_first_invalid_argument_in_rabbitmq_order_is_reported() -> None:
+    # declare_args() checks x-expires before x-message-ttl, whatever the table order
+    assert "'x-expires'" in _error({"x-message-ttl": -1, "x-expires": 0})
+
+
+def test_consumer_priority() -> None:
+    assert consumer_priority({}, RESOURCE) == 0
+    assert consumer_priority({"x-priority": -3}, RESOURCE) == -3
+    with pytest.raises(AMQPError) as caught:
+        consumer_priority({"x-priority": "high"}, RESOURCE)
+    assert caught.value.detail == (
+        "invalid arg 'x-priority' for queue 'q' in vhost '/': {unacceptable_type,longstr}"
+    )
