@@ -23,13 +23,14 @@ from amqp_broker.auth import Access, Resource, UserStore
 from amqp_broker.config import BrokerConfig
 from amqp_broker.core.channel import ChannelState, Consumer, Delivery
 from amqp_broker.core.deadletter import dead_letter_copy, is_cycle
+from amqp_broker.core.direct_reply import PSEUDO_QUEUE, ReplyRegistry, is_reply_name
 from amqp_broker.core.expiry import DeadlineSchedule, parse_expiration
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue, Removal
 from amqp_broker.core.queue_arguments import Overflow, consumer_priority
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost, new_queue_name
 from amqp_broker.errors import AMQPError, ReplyCode
-from amqp_broker.protocol.codec import make_method
+from amqp_broker.protocol.codec import encode_shortstr, make_method, replace_property
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
 from amqp_broker.protocol.events import (
     ChannelClosed,
@@ -96,6 +97,7 @@ class Broker:
         self.connections: dict[int, ClientConnection] = {}
         self._numbers = itertools.count(1)
         self._dirty: set[ClientConnection] = set()
+        self.replies = ReplyRegistry()
         self._handlers: dict[
             type[Method], Callable[[ClientConnection, ChannelState, Any], None]
         ] = {
@@ -363,6 +365,7 @@ class Broker:
     # ---- releasing -------------------------------------------------------------------------
 
     def _release_channel(self, conn: ClientConnection, channel: ChannelState) -> None:
+        self.replies.cancel(channel)  # replies to it are dropped from now on
         touched: dict[int, Queue] = {}
         for consumer in list(channel.consumers.values()):
             self._remove_consumer(conn, consumer, dispatch=False)
@@ -494,6 +497,9 @@ class Broker:
     def _queue_declare(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Declare
     ) -> None:
+        if method.queue.startswith(PSEUDO_QUEUE):
+            self._declare_reply_queue(conn, channel, method)
+            return
         name = method.queue
         if not method.passive:
             # RabbitMQ checks configure on the generated name of a server-named queue too.
@@ -517,6 +523,21 @@ class Broker:
                 queue=queue.name,
                 message_count=queue.ready_count,
                 consumer_count=len(queue.consumers),
+            )
+            self._send(conn, channel.number, declare_ok)
+
+    def _declare_reply_queue(
+        self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Declare
+    ) -> None:
+        """RabbitMQ treats every declare of these names as passive: the pseudo-queue itself
+        exists, and a reply name exists while its consumer does (a responder may check that its
+        requester is still there); each has one consumer and no messages."""
+        name = method.queue
+        if name != PSEUDO_QUEUE and self.replies.find(name) is None:
+            self._vhost(conn).queue_or_404(name)  # raises: no queue can have this name
+        if not method.nowait:
+            declare_ok = make_method(
+                commands.Queue.DeclareOk, queue=name, message_count=0, consumer_count=1
             )
             self._send(conn, channel.number, declare_ok)
 
@@ -583,11 +604,14 @@ class Broker:
     def _basic_consume(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Consume
     ) -> None:
+        tag = method.consumer_tag
+        if method.queue == PSEUDO_QUEUE:
+            self._consume_replies(conn, channel, method)
+            return
         self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
-        tag = method.consumer_tag
         if tag and tag in channel.consumers:
             raise AMQPError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
         priority = consumer_priority(
@@ -599,7 +623,7 @@ class Broker:
                 f"queue '{queue.name}' in vhost '{vhost.name}' in exclusive use",
             )
         if not tag:
-            tag = "amq.ctag-" + base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+            tag = _new_consumer_tag()
         consumer = Consumer(
             tag=tag,
             queue=queue,
@@ -617,12 +641,27 @@ class Broker:
             self._send(conn, channel.number, Basic.ConsumeOk(consumer_tag=tag))
         self._dispatch(queue)
 
+    def _consume_replies(
+        self, conn: ClientConnection, channel: ChannelState, method: Basic.Consume
+    ) -> None:
+        """basic.consume on amq.rabbitmq.reply-to (exclusive and arguments are ignored, as in
+        RabbitMQ; no-local everywhere)."""
+        tag = method.consumer_tag
+        if tag in channel.consumers:
+            raise AMQPError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
+        reply = self.replies.consume(channel, tag or _new_consumer_tag(), method.no_ack)
+        if not method.nowait:
+            self._send(conn, channel.number, Basic.ConsumeOk(consumer_tag=reply.tag))
+
     def _basic_cancel(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Cancel
     ) -> None:
-        consumer = channel.consumers.get(method.consumer_tag or "")
-        if consumer is not None:
-            self._remove_consumer(conn, consumer)
+        tag = method.consumer_tag or ""
+        # The reply consumer is looked for first, as in RabbitMQ.
+        if not self.replies.cancel(channel, tag):
+            consumer = channel.consumers.get(tag)
+            if consumer is not None:
+                self._remove_consumer(conn, consumer)
         if not method.nowait:
             self._send(conn, channel.number, Basic.CancelOk(consumer_tag=method.consumer_tag))
 
@@ -719,6 +758,8 @@ class Broker:
         """Checks happen at publish time (as RabbitMQ does); in a transaction, routing waits."""
         method = event.method
         assert isinstance(method, Basic.Publish)
+        if method.immediate:  # refused before anything else is looked at, as in RabbitMQ
+            raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
         self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
         vhost = self._vhost(conn)
         exchange = vhost.exchange_or_404(method.exchange)
@@ -727,9 +768,14 @@ class Broker:
                 ReplyCode.ACCESS_REFUSED,
                 f"cannot publish to internal exchange '{exchange.name}' in vhost '{vhost.name}'",
             )
-        if method.immediate:
-            raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
         properties = event.header.properties
+        properties_raw = event.header.properties_raw
+        if properties.reply_to == PSEUDO_QUEUE:
+            # Direct reply-to: the responder sees the name this channel's replies arrive under.
+            properties.reply_to = self.replies.address_for(channel)
+            properties_raw = replace_property(
+                properties_raw, "reply_to", encode_shortstr(properties.reply_to)
+            )
         ttl = parse_expiration(properties.expiration)
         if properties.delivery_mode not in (None, 1, 2):
             raise AMQPError(
@@ -739,7 +785,7 @@ class Broker:
         message = Message(
             method.exchange,
             method.routing_key,
-            event.header.properties_raw,
+            properties_raw,
             properties,
             event.body,
             ttl=ttl,
@@ -766,6 +812,16 @@ class Broker:
         """Deliver a publish to every queue it reaches; True if some queue refused it."""
         vhost = self._vhost(conn)
         exchange = vhost.exchanges.get(message.exchange)
+        queues: list[Queue]
+        if exchange is None:
+            queues = []
+        elif not message.exchange and is_reply_name(message.routing_key):
+            # A reply goes straight to its requester; like RabbitMQ, it counts as unroutable
+            # (mandatory brings it back as well).
+            self._deliver_reply(message)
+            queues = []
+        else:
+            queues = vhost.route(exchange, message.routing_key, message.properties.headers)
         queues = (
             vhost.route(exchange, message.routing_key, message.properties.headers)
             if exchange is not None
@@ -922,6 +978,33 @@ class Broker:
         )
         self._dirty.add(owner)
 
+    def _deliver_reply(self, message: Message) -> None:
+        """A reply to a requester that has gone is dropped quietly, as RabbitMQ drops it."""
+        reply = self.replies.find(message.routing_key)
+        if reply is None:
+            return
+        channel = reply.channel
+        owner = channel.owner
+        assert isinstance(owner, ClientConnection)
+        if not owner.protocol.channel_is_open(channel.number):
+            return
+        # RabbitMQ's delivery tag here is the channel's next one, not consumed: replies are
+        # never acked, so they take no tag of their own.
+        owner.protocol.send_content(
+            channel.number,
+            make_method(
+                Basic.Deliver,
+                consumer_tag=reply.tag,
+                delivery_tag=channel.next_tag,
+                redelivered=False,
+                exchange="",
+                routing_key=message.routing_key,
+            ),
+            message.properties_raw,
+            message.body,
+        )
+        self._dirty.add(owner)
+
     # ---- shutdown ----------------------------------------------------------------------------
 
     def close_all(self, detail: str) -> None:
@@ -946,3 +1029,7 @@ def _load_users(config: BrokerConfig) -> UserStore:
     for grant in config.permissions:
         users.set_permissions(grant.user, grant.vhost, grant.configure, grant.write, grant.read)
     return users
+
+
+def _new_consumer_tag() -> str:
+    return "amq.ctag-" + base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")

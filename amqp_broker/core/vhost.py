@@ -362,7 +362,16 @@ class VirtualHost:
         arguments: Mapping[str, Any] | None,
         owner: object,
     ) -> None:
-        source = self._binding_ends(source_name, destination, owner)
+        self._not_default(source_name)
+        kind, name = destination
+        if kind != QUEUE:
+            self._not_default(name)
+        source = self.exchanges.get(source_name)
+        target = self.queues.get(name) if kind == QUEUE else self.exchanges.get(name)
+        if source is None or target is None:
+            return  # RabbitMQ 3.10 unbinds idempotently: a missing end is not an error
+        if isinstance(target, Queue):
+            self.check_exclusive_access(target, owner)
         try:
             removed = source.table.unbind(destination, routing_key, arguments)
         except TypeError:

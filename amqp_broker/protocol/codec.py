@@ -246,6 +246,45 @@ def _property_flags(raw: bytes) -> tuple[int, int]:
             return flags, pos
 
 
+def replace_property(properties_raw: bytes, name: str, encoded: bytes | None) -> bytes:
+    """The property list with one property's encoded value set (or, for None, removed).
+
+    Every other byte stays as the publisher sent it: re-encoding through pamqp would change the
+    field types of headers (a 'b' becomes an 's', a 'd' an 'f'). Raises AMQPError(FRAME_ERROR) for
+    a property list that does not parse (decode_content_header has already accepted it).
+    """
+    fields = _split_properties(properties_raw)
+    if encoded is None:
+        fields.pop(name, None)
+    else:
+        fields[name] = encoded
+    flags = 0
+    for prop in fields:
+        flags |= Basic.Properties.flags[prop]
+    # In the spec's order: a newly added property would otherwise come last.
+    ordered = [fields[prop] for prop in Basic.Properties.__slots__ if prop in fields]
+    return flags.to_bytes(2, "big") + b"".join(ordered)
+
+
+def _split_properties(raw: bytes) -> dict[str, bytes]:
+    flags, pos = _property_flags(raw)
+    end = len(raw)
+    fields: dict[str, bytes] = {}
+    for prop in Basic.Properties.__slots__:
+        if flags & Basic.Properties.flags[prop]:
+            after = _skip_field(raw, pos, end, Basic.Properties.amqp_type(prop))
+            if after > end:
+                raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")
+            fields[prop] = raw[pos:after]
+            pos = after
+    return fields
+
+
+def encode_shortstr(value: str) -> bytes:
+    """A short string as the wire carries it; raises ValueError beyond 255 bytes."""
+    return _shortstr(value)
+
+
 def encode_properties(properties: Basic.Properties) -> bytes:
     """Property flags and list for a content header the broker builds itself."""
     return properties.marshal()
