@@ -8,6 +8,7 @@ from typing import Any
 
 import aio_pika
 import aio_pika.abc
+import aio_pika.patterns
 import amqp
 import amqp.exceptions
 import pika
@@ -263,13 +264,12 @@ def test_aio_pika_rpc_over_direct_reply_to(amqp_url: str) -> None:
 
 def test_aio_pika_rpc_pattern(amqp_url: str) -> None:
     """aio-pika's own RPC pattern (a result queue bound to a headers exchange) works too."""
-    from aio_pika.patterns import RPC
 
     async def scenario() -> None:
         connection = await aio_pika.connect(amqp_url)
         async with connection:
             channel = await connection.channel()
-            rpc = await RPC.create(channel)
+            rpc = await aio_pika.patterns.RPC.create(channel)
 
             async def multiply(*, x: int, y: int) -> int:
                 return x * y
