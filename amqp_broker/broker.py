@@ -822,11 +822,6 @@ class Broker:
             queues = []
         else:
             queues = vhost.route(exchange, message.routing_key, message.properties.headers)
-        queues = (
-            vhost.route(exchange, message.routing_key, message.properties.headers)
-            if exchange is not None
-            else []
-        )
         refused = False
         for queue in queues:
             if not self._enqueue(queue, message):
