@@ -13,7 +13,7 @@ import base64
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pamqp import commands
@@ -85,6 +85,7 @@ class Broker:
             frame_max=self.config.frame_max,
             heartbeat=self.config.heartbeat,
             version=__version__,
+            max_message_size=self.config.max_message_size,
         )
         self.meter = MemoryMeter()
         self.publishers_blocked = False
@@ -130,10 +131,28 @@ class Broker:
     def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool:
         return self.users.authenticate(username, password, peer_is_loopback)
 
-    def vhost_allowed(self, username: str, vhost: str) -> bool | None:
+    def check_vhost_access(self, username: str, vhost: str) -> None:
+        """RabbitMQ's checks at connection.open, in its order; each refusal is 530."""
         if vhost not in self.vhosts:
-            return None
-        return self.users.may_open(username, vhost)
+            raise AMQPError(ReplyCode.NOT_ALLOWED, f"vhost {vhost} not found")
+        limit = self.config.max_connections_per_user
+        if limit and self._open_connections_of(username) >= limit:
+            raise AMQPError(
+                ReplyCode.NOT_ALLOWED,
+                f"connection refused for user '{username}': "
+                f"user connection limit ({limit}) is reached",
+            )
+        if not self.users.may_open(username, vhost):
+            raise AMQPError(
+                ReplyCode.NOT_ALLOWED, f"access to vhost '{vhost}' refused for user '{username}'"
+            )
+
+    def _open_connections_of(self, username: str) -> int:
+        return sum(
+            1
+            for conn in self.connections.values()
+            if conn.vhost is not None and conn.username == username and not conn.gone
+        )
 
     def add_vhost(self, name: str) -> VirtualHost:
         """Create a vhost (or return the existing one); config.default_user gets full access."""
@@ -343,17 +362,31 @@ class Broker:
         if source and not (kind is Resource.EXCHANGE and not destination):
             self._authorize(conn, Access.READ, Resource.EXCHANGE, source)
 
-    def _authorize_declare(
+    def _check_declare(
         self, conn: ClientConnection, kind: Resource, name: str, arguments: Any
     ) -> None:
-        """A declare needs configure; creating one that names an alternate or dead-letter
-        exchange also needs read on itself and write on that exchange (as RabbitMQ checks)."""
+        """What a declare must pass before the vhost sees it, in RabbitMQ's order: configure
+        permission; then, for a new queue or exchange, the vhost's count limit, and read on
+        itself plus write on the alternate or dead-letter exchange it names."""
         self._authorize(conn, Access.CONFIGURE, kind, name)
         vhost = self._vhost(conn)
-        existing = vhost.exchanges if kind is Resource.EXCHANGE else vhost.queues
-        key = "alternate-exchange" if kind is Resource.EXCHANGE else "x-dead-letter-exchange"
+        existing: Mapping[str, object]
+        if kind is Resource.EXCHANGE:
+            existing, limit = vhost.exchanges, self.config.max_exchanges_per_vhost
+            key = "alternate-exchange"
+        else:
+            existing, limit = vhost.queues, self.config.max_queues_per_vhost
+            key = "x-dead-letter-exchange"
+        if name in existing:
+            return
+        if limit and len(existing) >= limit:
+            raise AMQPError(
+                ReplyCode.PRECONDITION_FAILED,
+                f"cannot declare {kind.value} '{name}': {kind.value} limit in vhost "
+                f"'{vhost.name}' ({limit}) is reached",
+            )
         target = (arguments or {}).get(key)
-        if name not in existing and isinstance(target, str | bytes):
+        if isinstance(target, str | bytes):
             if isinstance(target, bytes):
                 target = target.decode("utf-8", "replace")
             self._authorize(conn, Access.READ, kind, name)
@@ -440,7 +473,7 @@ class Broker:
         self, conn: ClientConnection, channel: ChannelState, method: commands.Exchange.Declare
     ) -> None:
         if not method.passive:
-            self._authorize_declare(conn, Resource.EXCHANGE, method.exchange, method.arguments)
+            self._check_declare(conn, Resource.EXCHANGE, method.exchange, method.arguments)
         self._vhost(conn).declare_exchange(
             method.exchange,
             method.exchange_type,
@@ -504,7 +537,7 @@ class Broker:
         if not method.passive:
             # RabbitMQ checks configure on the generated name of a server-named queue too.
             name = name or new_queue_name()
-            self._authorize_declare(conn, Resource.QUEUE, name, method.arguments)
+            self._check_declare(conn, Resource.QUEUE, name, method.arguments)
         queue = self._vhost(conn).declare_queue(
             name,
             server_named=not method.queue,

@@ -47,6 +47,15 @@ class BrokerConfig:
     # where it has none yet, so embedded brokers and per-test vhosts work as guest. None gives
     # RabbitMQ's strict behaviour: only the permissions listed are granted.
     default_user: str | None = "guest"
+    # Limits against clients that misbehave or attack (docs/security.md; 0 means no limit).
+    max_connections: int = 4096  # per broker; more are closed at accept
+    max_connections_per_user: int = 0  # 530 at connection.open
+    # Sockets still in the handshake at once; above it the oldest is dropped, so idle sockets
+    # cannot lock real clients out (each is also dropped at handshake_timeout).
+    max_unauthenticated: int = 1024
+    max_message_size: int = 128 * 1024 * 1024  # RabbitMQ's default; 406 at the content header
+    max_queues_per_vhost: int = 100_000  # 406 on queue.declare
+    max_exchanges_per_vhost: int = 10_000  # 406 on exchange.declare, predeclared ones included
     channel_max: int = 2047
     frame_max: int = 131072
     heartbeat: int = 60

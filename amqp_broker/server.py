@@ -27,6 +27,14 @@ from amqp_broker.protocol.connection import ConnectionState
 log = logging.getLogger("amqp_broker")
 
 READ_SIZE = 65536
+_HANDSHAKE = frozenset(
+    {
+        ConnectionState.AWAIT_HEADER,
+        ConnectionState.AWAIT_START_OK,
+        ConnectionState.AWAIT_TUNE_OK,
+        ConnectionState.AWAIT_OPEN,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,8 @@ class BrokerServer:
         self._cancel_scope: trio.CancelScope | None = None
         self._connections_done = trio.Event()
         self._active = 0
+        # Connections still in the handshake, oldest first, with the scope that ends each.
+        self._handshaking: dict[ClientConnection, trio.CancelScope] = {}
         self.address: BoundAddress | None = None
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
@@ -142,6 +152,13 @@ class BrokerServer:
             peer_name = f"{host}:{peer[1]}"
         except OSError:
             host, peer_name = "", "unknown"
+        limit = self.config.max_connections
+        if limit and self._active >= limit:
+            # As RabbitMQ's listener does at its connection limit: no AMQP, just a closed socket.
+            log.warning("closing %s: connection limit (%d) is reached", peer_name, limit)
+            with trio.CancelScope(shield=True), trio.move_on_after(0.5):
+                await stream.aclose()
+            return
         conn = self.broker.new_connection(peer_name, _is_loopback(host), trio.current_time())
         wakers = self._wakers[conn] = _ConnectionWakers()
         self._active += 1
@@ -150,9 +167,12 @@ class BrokerServer:
                 nursery.start_soon(self._reader, stream, conn, nursery.cancel_scope)
                 nursery.start_soon(self._writer, stream, conn, wakers.writer, nursery.cancel_scope)
                 nursery.start_soon(self._timer, conn, nursery.cancel_scope)
+                self._handshaking[conn] = nursery.cancel_scope
+                self._limit_handshaking()
         except Exception:
             log.exception("connection %s failed", peer_name)
         finally:
+            self._handshaking.pop(conn, None)
             self._guard(conn, self.broker.connection_lost, conn)
             self._wakers.pop(conn, None)
             self._wake_all()
@@ -160,6 +180,19 @@ class BrokerServer:
             self._connections_done.set()
             with trio.CancelScope(shield=True), trio.move_on_after(0.5):
                 await stream.aclose()
+
+    def _limit_handshaking(self) -> None:
+        """Above max_unauthenticated sockets in the handshake, drop the oldest: sockets that
+        connect and stall cannot lock out a client that completes its handshake promptly."""
+        for conn in [c for c in self._handshaking if c.protocol.state not in _HANDSHAKE]:
+            del self._handshaking[conn]
+        limit = self.config.max_unauthenticated
+        while limit and len(self._handshaking) > limit:
+            oldest = next(iter(self._handshaking))
+            log.warning(
+                "dropping %s: more than %d connections are in the handshake", oldest.peer, limit
+            )
+            self._handshaking.pop(oldest).cancel()
 
     def _guard(self, conn: ClientConnection, fn: Any, *args: Any) -> Any:
         """Run a broker call; a bug in it costs this connection only (541 INTERNAL_ERROR)."""

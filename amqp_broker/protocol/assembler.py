@@ -4,6 +4,8 @@
 # - Idle: only a method frame is valid; a header or body is UNEXPECTED_FRAME (505).
 # - After basic.publish: only a content header for class 60 (Basic) is valid.
 # - Then body frames until exactly body_size bytes arrived; more than declared is FRAME_ERROR (501).
+# - A header declaring a body above max_body_size is refused at once (406, RabbitMQ's text), so
+#   a huge declared size never makes us buffer anything.
 from __future__ import annotations
 
 import enum
@@ -36,7 +38,8 @@ class Content:
 class CommandAssembler:
     """Feed it one channel's frames; it returns a finished command or content, or None."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_size: int = 128 * 1024 * 1024) -> None:
+        self.max_body_size = max_body_size
         self.state = AssemblyState.IDLE
         self._method: Method | None = None
         self._header: ContentHeader | None = None
@@ -73,6 +76,15 @@ class CommandAssembler:
                 ReplyCode.UNEXPECTED_FRAME,
                 f"expected content header for class {expected}, "
                 f"got one for class {header.class_id}",
+                *_ids(self._method),
+            )
+        if header.body_size > self.max_body_size:
+            # The channel closes; its remaining body frames are then dropped unread.
+            self.state = AssemblyState.IDLE
+            raise AMQPError(
+                ReplyCode.PRECONDITION_FAILED,
+                f"message size {header.body_size} is larger than configured max size "
+                f"{self.max_body_size}",
                 *_ids(self._method),
             )
         self._header = header

@@ -57,8 +57,9 @@ class Authenticator(Protocol):
 
     def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool: ...
 
-    def vhost_allowed(self, username: str, vhost: str) -> bool | None:
-        """True if allowed, False if the user may not use it, None if it does not exist."""
+    def check_vhost_access(self, username: str, vhost: str) -> None:
+        """Raise AMQPError (530 NOT_ALLOWED) if `username` may not open `vhost` now: it does
+        not exist, the user has no permissions there, or a connection limit is reached."""
         ...
 
 
@@ -70,6 +71,9 @@ class ConnectionSettings:
     product: str = "trio-amqp-broker"
     version: str = "0"
     cluster_name: str = "trio-amqp-broker@localhost"
+    # Largest message body accepted, checked against the content header's declared size before
+    # any body is buffered (RabbitMQ's max_message_size and its default, 128 MiB).
+    max_message_size: int = 128 * 1024 * 1024
 
 
 class ConnectionState(enum.Enum):
@@ -326,17 +330,10 @@ class AMQPConnection:
 
     def _on_open(self, method: commands.Connection.Open) -> None:
         vhost = method.virtual_host
-        allowed = self._auth.vhost_allowed(self.username, vhost)
-        if allowed is None:
-            self._fail_connection(AMQPError(ReplyCode.NOT_ALLOWED, f"vhost {vhost} not found"))
-            return
-        if not allowed:
-            self._fail_connection(
-                AMQPError(
-                    ReplyCode.NOT_ALLOWED,
-                    f"access to vhost '{vhost}' refused for user '{self.username}'",
-                )
-            )
+        try:
+            self._auth.check_vhost_access(self.username, vhost)
+        except AMQPError as error:
+            self._fail_connection(error)
             return
         self.vhost = vhost
         self.send_method(0, commands.Connection.OpenOk())
@@ -383,13 +380,19 @@ class AMQPConnection:
             return
         if channel is None:
             raise AMQPError(ReplyCode.CHANNEL_ERROR, "expected 'channel.open'")
-        content = (
-            channel.assembler.on_header(payload)
-            if frame_type == FRAME_HEADER
-            else channel.assembler.on_body(payload)
-            if frame_type == FRAME_BODY
-            else None
-        )
+        try:
+            content = (
+                channel.assembler.on_header(payload)
+                if frame_type == FRAME_HEADER
+                else channel.assembler.on_body(payload)
+                if frame_type == FRAME_BODY
+                else None
+            )
+        except AMQPError as error:
+            if error.closes_connection:
+                raise
+            self.fail(number, error)  # e.g. a message above max_message_size: 406 on the channel
+            return
         if content is not None:
             self._content_event(number, content)
 
@@ -413,7 +416,9 @@ class AMQPConnection:
                 20,
                 10,
             )
-        self._channels[number] = _Channel()
+        self._channels[number] = _Channel(
+            assembler=CommandAssembler(max_body_size=self.settings.max_message_size)
+        )
         self.send_method(number, commands.Channel.OpenOk())
         self._events.append(ChannelOpened(number))
 

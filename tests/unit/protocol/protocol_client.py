@@ -11,6 +11,7 @@ from pamqp import body, commands, frame, header
 from pamqp.base import Frame as Method
 from pamqp.heartbeat import Heartbeat
 
+from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
 from amqp_broker.protocol.events import ConnectionClosed, Event
 from amqp_broker.protocol.framing import PROTOCOL_HEADER
@@ -29,8 +30,9 @@ class FakeAuthenticator:
         self.calls.append((username, password, peer_is_loopback))
         return username == "guest" and password == "guest" and peer_is_loopback
 
-    def vhost_allowed(self, username: str, vhost: str) -> bool | None:
-        return True if vhost == "/" else None
+    def check_vhost_access(self, username: str, vhost: str) -> None:
+        if vhost != "/":
+            raise AMQPError(ReplyCode.NOT_ALLOWED, f"vhost {vhost} not found")
 
 
 def marshal(method: Method, channel: int = 0) -> bytes:
