@@ -41,6 +41,8 @@ from amqp_broker.protocol.events import (
     Event,
     MethodReceived,
 )
+from amqp_broker.store import DurableStore, open_store
+from amqp_broker.store.definitions import is_durable_queue
 from amqp_broker.version import __version__
 
 Basic = commands.Basic
@@ -95,6 +97,17 @@ class Broker:
         self.users = _load_users(self.config)
         for name in self.config.vhosts:
             self._grant_default_user(name)
+        # The durable store (docs/durability.md); None keeps everything in memory.
+        self.store: DurableStore | None = None
+        if self.config.data_dir is not None:
+            self.store = open_store(
+                self.config.data_dir,
+                fsync=self.config.fsync == "always",
+                vhosts=self.vhosts,
+                add_vhost=self.add_vhost,
+            )
+        # Confirm-mode channels with persistent publishes waiting for the store's fsync.
+        self._awaiting_durable: dict[ChannelState, ClientConnection] = {}
         self.connections: dict[int, ClientConnection] = {}
         self._numbers = itertools.count(1)
         self._dirty: set[ClientConnection] = set()
@@ -160,6 +173,7 @@ class Broker:
         if vhost is None:
             vhost = self.vhosts[name] = VirtualHost(name, self.meter)
             self._grant_default_user(name)
+            self._durable_change(vhost)
         return vhost
 
     def _grant_default_user(self, vhost: str) -> None:
@@ -172,6 +186,8 @@ class Broker:
         if vhost is None:
             return
         self.users.clear_vhost(name)
+        if self.store is not None:
+            self.store.vhost_deleted(vhost)
         for conn in list(self.connections.values()):
             if conn.vhost is vhost:
                 self.force_close(conn, f"vhost '{name}' is deleted")
@@ -227,7 +243,9 @@ class Broker:
 
     def _send_confirms(self, conn: ClientConnection, channel: ChannelState) -> None:
         conn.confirms_due.discard(channel)
-        confirms = channel.take_confirms()
+        # basic.ack covers a prefix: nothing after a publish still waiting for the disk.
+        waits = channel.durable_waits
+        confirms = channel.take_confirms(waits[0][0] - 1 if waits else None)
         if not conn.protocol.channel_is_open(channel.number):
             return
         for is_ack, tag, multiple in confirms:
@@ -237,6 +255,30 @@ class Broker:
                 else Basic.Nack(delivery_tag=tag, multiple=multiple, requeue=False)
             )
             self._send(conn, channel.number, method)
+
+    def store_durable(self, op: int) -> None:
+        """The store made every change up to operation `op` durable: send the confirms that
+        were waiting for it."""
+        for channel, conn in list(self._awaiting_durable.items()):
+            waits = channel.durable_waits
+            while waits and waits[0][1] <= op:
+                waits.popleft()
+            if not waits:
+                del self._awaiting_durable[channel]
+            if conn.channels.get(channel.number) is channel:
+                self._send_confirms(conn, channel)
+
+    def _durable_change(self, vhost: VirtualHost) -> None:
+        """A definition in `vhost` changed: the store rewrites its durable definitions."""
+        if self.store is not None and self.vhosts.get(vhost.name) is vhost:
+            self.store.definitions_changed(vhost)
+
+    def close(self) -> None:
+        """Write what the store still buffers and release the data directory."""
+        if self.store is not None:
+            self.store.flush()
+            self.store.close()
+            self.store = None
 
     def tick(self, conn: ClientConnection, now: float) -> float | None:
         self.now = now
@@ -404,6 +446,8 @@ class Broker:
             self._remove_consumer(conn, consumer, dispatch=False)
             touched[id(consumer.queue)] = consumer.queue
         channel.rollback_settlements()  # uncommitted acks are void: those messages go back
+        channel.durable_waits.clear()
+        self._awaiting_durable.pop(channel, None)
         touched.update(self._return_or_drop(channel.take_all_unacked(), requeue=True))
         channel.consumers.clear()
         for queue in touched.values():
@@ -445,7 +489,10 @@ class Broker:
     def _delete_queue(self, vhost: VirtualHost, queue: Queue) -> int:
         """Delete the queue, telling its consumers; returns the ready messages dropped."""
         consumers = list(queue.consumers)
+        if self.store is not None:
+            self.store.queue_deleted(queue)  # before its messages are dropped one by one
         count = vhost.delete_queue(queue)
+        self._durable_change(vhost)
         self.deadlines.set(queue, None)
         for consumer in consumers:
             owner = consumer.channel.owner
@@ -474,7 +521,8 @@ class Broker:
     ) -> None:
         if not method.passive:
             self._check_declare(conn, Resource.EXCHANGE, method.exchange, method.arguments)
-        self._vhost(conn).declare_exchange(
+        vhost = self._vhost(conn)
+        vhost.declare_exchange(
             method.exchange,
             method.exchange_type,
             passive=method.passive,
@@ -483,6 +531,8 @@ class Broker:
             internal=method.internal,
             arguments=method.arguments,
         )
+        if method.durable and not method.passive:
+            self._durable_change(vhost)
         if not method.nowait:
             self._send(conn, channel.number, commands.Exchange.DeclareOk())
 
@@ -491,6 +541,7 @@ class Broker:
     ) -> None:
         self._authorize(conn, Access.CONFIGURE, Resource.EXCHANGE, method.exchange)
         self._vhost(conn).delete_exchange(method.exchange, method.if_unused)
+        self._durable_change(self._vhost(conn))
         if not method.nowait:
             self._send(conn, channel.number, commands.Exchange.DeleteOk())
 
@@ -522,6 +573,7 @@ class Broker:
             method.arguments,
             conn,
         )
+        self._durable_change(vhost)
         if not method.nowait:
             self._send(conn, channel.number, reply)
 
@@ -538,7 +590,8 @@ class Broker:
             # RabbitMQ checks configure on the generated name of a server-named queue too.
             name = name or new_queue_name()
             self._check_declare(conn, Resource.QUEUE, name, method.arguments)
-        queue = self._vhost(conn).declare_queue(
+        vhost = self._vhost(conn)
+        queue = vhost.declare_queue(
             name,
             server_named=not method.queue,
             owner=conn,
@@ -549,6 +602,9 @@ class Broker:
             arguments=method.arguments,
             now=self.now,
         )
+        if self.store is not None and queue.journal is None and is_durable_queue(queue):
+            self.store.attach(queue)
+            self._durable_change(vhost)
         self._dispatch(queue)  # expired heads go, and x-expires counts from this declare
         if not method.nowait:
             declare_ok = make_method(
@@ -578,9 +634,11 @@ class Broker:
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Bind
     ) -> None:
         self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
-        self._vhost(conn).bind(
+        vhost = self._vhost(conn)
+        vhost.bind(
             method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
         )
+        self._durable_change(vhost)
         if not method.nowait:
             self._send(conn, channel.number, commands.Queue.BindOk())
 
@@ -588,9 +646,11 @@ class Broker:
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Unbind
     ) -> None:
         self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
-        self._vhost(conn).unbind(
+        vhost = self._vhost(conn)
+        vhost.unbind(
             method.exchange, (QUEUE, method.queue), method.routing_key, method.arguments, conn
         )
+        self._durable_change(vhost)
         self._send(conn, channel.number, commands.Queue.UnbindOk())
 
     def _queue_purge(
@@ -830,13 +890,18 @@ class Broker:
         if channel.tx_mode:
             channel.tx_publishes.append((message, method.mandatory))
             return
+        store_op = self.store.op if self.store is not None else 0
         refused = self._route(conn, channel, message, method.mandatory)
         if channel.confirm_mode:
             # Confirmed when this batch of input is done: one basic.ack(multiple) for many,
-            # basic.nack for a publish a queue refused (x-overflow reject-publish).
+            # basic.nack for a publish a queue refused (x-overflow reject-publish); a
+            # persistent message the store took is confirmed once it is on disk.
             channel.publish_seq += 1
             if refused:
                 channel.nacked.add(channel.publish_seq)
+            if self.store is not None and message.persistent and self.store.op != store_op:
+                channel.durable_waits.append((channel.publish_seq, self.store.op))
+                self._awaiting_durable[channel] = conn
             conn.confirms_due.add(channel)
 
     def _route(

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import trio
 
 from amqp_broker import __version__
 from amqp_broker.config import BrokerConfig
 from amqp_broker.server import BrokerServer
+from amqp_broker.store import StoreError
+
+
+def default_data_dir() -> Path:
+    """The per-user place durable state lives when --data-dir is not given (XDG layout)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "trio-amqp-broker"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +37,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="logging verbosity",
     )
     parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered, seconds")
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--data-dir",
+        help="where durable exchanges, queues, bindings and persistent messages are kept "
+        f"(default: {default_data_dir()})",
+    )
+    storage.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep everything in memory: nothing survives a restart",
+    )
+    parser.add_argument(
+        "--fsync",
+        choices=["always", "never"],
+        default="always",
+        help="always: confirm persistent messages only after fsync (survives power loss); "
+        "never: skip fsync (survives a crash of the broker, not of the machine)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -50,9 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = BrokerConfig(host=args.host, port=args.port, heartbeat=args.heartbeat)
+    data_dir = None if args.in_memory else (args.data_dir or str(default_data_dir()))
+    config = BrokerConfig(
+        host=args.host,
+        port=args.port,
+        heartbeat=args.heartbeat,
+        data_dir=data_dir,
+        fsync=args.fsync,
+    )
     try:
         trio.run(run, config)
+    except StoreError as exc:
+        print(f"amqp-broker: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"amqp-broker: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,8 @@
 # - An exception escaping the broker at a connection's boundary is logged, answered with
 #   541 INTERNAL_ERROR on that connection only, and never reaches the listener or other clients.
 # - A failed or cancelled write means a dead connection: it may have sent half a frame.
+# - The durable store's writes and fsyncs run in a worker thread, one batch at a time; changes
+#   made meanwhile wait for the next batch (group commit). The event loop never touches the disk.
 from __future__ import annotations
 
 import ipaddress
@@ -23,6 +25,7 @@ from amqp_broker.broker import Broker, ClientConnection
 from amqp_broker.config import BrokerConfig
 from amqp_broker.errors import ReplyCode
 from amqp_broker.protocol.connection import ConnectionState
+from amqp_broker.store import DurableStore
 
 log = logging.getLogger("amqp_broker")
 
@@ -93,6 +96,7 @@ class BrokerServer:
         self._active = 0
         # Connections still in the handshake, oldest first, with the scope that ends each.
         self._handshaking: dict[ClientConnection, trio.CancelScope] = {}
+        self._store_waker = _Waker()
         self.address: BoundAddress | None = None
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
@@ -100,15 +104,34 @@ class BrokerServer:
     async def run(
         self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
-        sockname = listeners[0].socket.getsockname()
-        self.address = BoundAddress(sockname[0], sockname[1])
-        with trio.CancelScope() as scope:
-            self._cancel_scope = scope
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(trio.serve_listeners, self._handle_stream, listeners)
-                nursery.start_soon(self._run_queue_timers)
-                task_status.started(self.address)
+        try:
+            listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
+            sockname = listeners[0].socket.getsockname()
+            self.address = BoundAddress(sockname[0], sockname[1])
+            with trio.CancelScope() as scope:
+                self._cancel_scope = scope
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(trio.serve_listeners, self._handle_stream, listeners)
+                    if self.broker.store is not None:
+                        nursery.start_soon(self._store_writer, self.broker.store)
+                    nursery.start_soon(self._run_queue_timers)
+                    task_status.started(self.address)
+        finally:
+            self.broker.close()  # the store's last batch, then the data directory is released
+
+    async def _store_writer(self, store: DurableStore) -> None:
+        while True:
+            batch = store.take_batch()
+            if batch is None:
+                await self._store_waker.wait()
+                continue
+            # Shielded: a batch taken is always written (shutdown waits for it), never dropped
+            # by a cancellation arriving between take_batch() and the thread starting.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(store.writer.write, batch)
+            store.durable_op = batch.op
+            self.broker.store_durable(batch.op)
+            self._wake_all()
 
     async def shutdown(self, grace: float = 2.0) -> None:
         """Close every client with 320 CONNECTION_FORCED, give them `grace` s, then stop."""
@@ -122,6 +145,9 @@ class BrokerServer:
             self._cancel_scope.cancel()
 
     def _wake_all(self) -> None:
+        store = self.broker.store
+        if store is not None and store.has_work:
+            self._store_waker.wake()
         for conn in self.broker.take_dirty():
             wakers = self._wakers.get(conn)
             if wakers is not None:

@@ -156,10 +156,17 @@ _LISTENING = re.compile(r"listening on (amqp://\S+)")
 
 
 class BrokerProcess:
-    """The broker as a subprocess (`python -m amqp_broker --port 0`), for whole-process tests."""
+    """The broker as a subprocess (`python -m amqp_broker --port 0`), for whole-process tests.
 
-    def __init__(self, *args: str, startup_timeout: float = 10.0) -> None:
-        self.args = args
+    State is kept in memory unless `data_dir` is given; then the same directory can be used by
+    the next BrokerProcess, after a stop or a SIGKILL.
+    """
+
+    def __init__(
+        self, *args: str, startup_timeout: float = 10.0, data_dir: str | None = None
+    ) -> None:
+        storage = ("--data-dir", data_dir) if data_dir is not None else ("--in-memory",)
+        self.args = (*storage, *args)
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
         self.url = ""

@@ -9,6 +9,7 @@
 #   than its global limit (RabbitMQ's per_consumer_qos meaning of basic.qos).
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ class ChannelState:
         self.publish_seq = 0  # the last publish sequence number given out
         self.confirmed_upto = 0  # the last one confirmed (acked or nacked) to the publisher
         self.nacked: set[int] = set()  # unconfirmed sequence numbers that get basic.nack
+        # (publish seq, store operation) of persistent publishes waiting for the durable store:
+        # none of them, nor anything published after them, is confirmed before its fsync.
+        self.durable_waits: deque[tuple[int, int]] = deque()
         self.tx_mode = False
         # Held until tx.commit: publishes (opaque to this module) and settled deliveries with
         # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.

@@ -44,13 +44,14 @@ class Message:
 class QueuedMessage:
     """One message's place in one queue: its publication order and whether it was delivered."""
 
-    __slots__ = ("expires_at", "message", "redelivered", "seq")
+    __slots__ = ("expires_at", "message", "redelivered", "seq", "stored")
 
     def __init__(self, message: Message, seq: int) -> None:
         self.message = message
         self.seq = seq
         self.redelivered = False
         self.expires_at: float | None = None  # on the broker's clock; set by the queue
+        self.stored = -1  # the durable store's locator for this copy; -1 when not on disk
 
     def __lt__(self, other: QueuedMessage) -> bool:
         return self.seq < other.seq

@@ -9,6 +9,8 @@
 # - A message leaves the queue for good through remove() and nowhere else (ack, reject, expiry,
 #   drop-head, purge, delete): the single place a message store hooks into. Removals that
 #   dead-letter (rejected, expired, maxlen) are also collected in `dead_letters` for the broker.
+# - A durable queue has a journal (the durable store): persistent messages are recorded as they
+#   enter, marked when first handed out, and removed from the store by remove().
 # - TTL (RabbitMQ's rule): a message is only ever removed for expiry at the head of its queue,
 #   and an expired message is never handed out. Length limits count ready messages only.
 # - Consumers: the highest x-priority with room gets the message, equal priorities take turns;
@@ -19,7 +21,7 @@ import enum
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from amqp_broker.core.expiry import message_deadline
 from amqp_broker.core.message import Message, QueuedMessage
@@ -70,6 +72,22 @@ class _ReadyList:
         yield from self.fresh
 
 
+class MessageJournal(Protocol):
+    """Where a durable queue records its persistent messages (amqp_broker.store)."""
+
+    def append(self, message: Message) -> int:
+        """Record a message entering the queue; returns its locator in the store."""
+        ...
+
+    def delivered(self, locator: int) -> None:
+        """A client has seen it: after a crash it comes back with redelivered=true."""
+        ...
+
+    def remove(self, locator: int) -> None:
+        """It left the queue for good."""
+        ...
+
+
 class MemoryMeter:
     """Bytes of message bodies held by queues (ready or unacked), shared by a broker's queues.
 
@@ -117,6 +135,7 @@ class Queue:
         self.had_consumer = False
         self.last_used = now  # for x-expires: declare, basic.get, consumers
         self.dead_letters: list[tuple[QueuedMessage, Removal]] = []
+        self.journal: MessageJournal | None = None
 
     @property
     def exclusive(self) -> bool:
@@ -134,6 +153,8 @@ class Queue:
         entry = QueuedMessage(message, self._next_seq)
         entry.expires_at = message_deadline(now, self.options.message_ttl, message.ttl)
         self._next_seq += 1
+        if self.journal is not None and message.persistent:
+            entry.stored = self.journal.append(message)
         self._level(message).fresh.append(entry)
         self._ready_count += 1
         self.ready_bytes += len(message.body)
@@ -144,6 +165,8 @@ class Queue:
         """The one way a message leaves the queue for good (it is already out of the ready
         lists, or was unacked). Dead-lettering reasons queue it for the broker to republish."""
         self.meter.used -= len(entry.message.body)
+        if entry.stored >= 0 and self.journal is not None:
+            self.journal.remove(entry.stored)
         if (
             reason in DEAD_LETTER_REASONS
             and self.options.dead_letter_exchange is not None
@@ -178,7 +201,10 @@ class Queue:
                 if head is not fresh and _expired(head, now):
                     self.remove(self._take(level), Removal.EXPIRED)
                     continue
-                return self._take(level)
+                entry = self._take(level)
+                if entry.stored >= 0 and not entry.redelivered and self.journal is not None:
+                    self.journal.delivered(entry.stored)
+                return entry
         return None
 
     def drop_expired(self, now: float) -> None:

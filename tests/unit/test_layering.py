@@ -22,8 +22,16 @@ ALLOWED: dict[str, set[str]] = {
     },
     "amqp_broker.config": set(),
     "amqp_broker.auth": {"amqp_broker.errors", "amqp_broker.auth"},
+    "amqp_broker.store": {
+        "pamqp",
+        "amqp_broker.core",
+        "amqp_broker.protocol",
+        "amqp_broker.errors",
+        "amqp_broker.store",
+    },
     "amqp_broker.broker": {
         "pamqp",
+        "amqp_broker.store",
         "amqp_broker.core",
         "amqp_broker.protocol",
         "amqp_broker.errors",
@@ -39,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "amqp_broker.server": {
         "trio",
+        "amqp_broker.store",
         "amqp_broker.broker",
         "amqp_broker.protocol",
         "amqp_broker.config",

@@ -1,0 +1,79 @@
+# The CLI's data directory: on disk by default, one-line errors (no traceback) when unusable.
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pika
+
+from amqp_broker.store.directory import DataDirectory
+from amqp_broker.testing import BrokerProcess
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "amqp_broker", "--port", "0", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_locked_data_dir_is_one_line_error(tmp_path: Path) -> None:
+    holder = DataDirectory.open(tmp_path)
+    try:
+        result = run_cli("--data-dir", str(tmp_path))
+    finally:
+        holder.close()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"amqp-broker: data directory {tmp_path} is in use by another running broker "
+        f"(pid {os.getpid()})"
+    ]
+
+
+def test_incompatible_data_dir_is_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "format").write_text("trio-amqp-broker store 0\n")
+    result = run_cli("--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "holds 'trio-amqp-broker store 0'" in result.stderr
+
+
+def test_cli_keeps_state_in_the_per_user_data_dir_by_default(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amqp_broker", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "listening on" in line
+        assert (tmp_path / "trio-amqp-broker" / "format").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_broker_process_restarts_on_its_data_dir(tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "data")
+    with BrokerProcess(data_dir=data_dir) as broker:
+        connection = pika.BlockingConnection(pika.URLParameters(broker.url))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("kept", durable=True)
+        channel.basic_publish("", "kept", b"hello", pika.BasicProperties(delivery_mode=2))
+        connection.close()
+    with BrokerProcess(data_dir=data_dir) as broker:
+        connection = pika.BlockingConnection(pika.URLParameters(broker.url))
+        method, _, body = connection.channel().basic_get("kept", auto_ack=True)
+        connection.close()
+    assert method is not None and body == b"hello"
