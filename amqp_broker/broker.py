@@ -869,6 +869,7 @@ class Broker:
             properties_raw = replace_property(
                 properties_raw, "reply_to", encode_shortstr(properties.reply_to)
             )
+        self._check_user_id(conn, properties.user_id)
         ttl = parse_expiration(properties.expiration)
         if properties.delivery_mode not in (None, 1, 2):
             raise AMQPError(
@@ -903,6 +904,19 @@ class Broker:
                 channel.durable_waits.append((channel.publish_seq, self.store.op))
                 self._awaiting_durable[channel] = conn
             conn.confirms_due.add(channel)
+
+    def _check_user_id(self, conn: ClientConnection, user_id: str | None) -> None:
+        """RabbitMQ's validated user-ID: a message may only claim its publisher's user name,
+        unless that user has the impersonator tag."""
+        if user_id is None or user_id == conn.username:
+            return
+        user = self.users.user(conn.username)
+        if user is not None and "impersonator" in user.tags:
+            return
+        raise AMQPError(
+            ReplyCode.PRECONDITION_FAILED,
+            f"user_id property set to '{user_id}' but authenticated user was '{conn.username}'",
+        )
 
     def _route(
         self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool

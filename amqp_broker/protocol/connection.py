@@ -350,6 +350,9 @@ class AMQPConnection:
         elif isinstance(method, commands.Connection.CloseOk):
             if self.state is ConnectionState.CLOSING:
                 self.state = ConnectionState.CLOSED
+        elif isinstance(method, commands.Connection.UpdateSecret):
+            if self.state is ConnectionState.OPEN:
+                self._update_secret(method)
         elif self.state is ConnectionState.CLOSING or isinstance(
             method, commands.Connection.Blocked | commands.Connection.Unblocked
         ):
@@ -361,6 +364,19 @@ class AMQPConnection:
                 method.index >> 16,
                 method.index & 0xFFFF,
             )
+
+    def _update_secret(self, method: commands.Connection.UpdateSecret) -> None:
+        """RabbitMQ's extension for credentials that expire (OAuth 2 tokens): the new secret is
+        checked against the user store as at login; a refused one closes the connection (530,
+        RabbitMQ's text when a backend refuses)."""
+        secret = method.new_secret
+        if isinstance(secret, bytes):
+            secret = secret.decode("utf-8", "replace")
+        if not self._auth.authenticate(self.username, secret or "", self._peer_is_loopback):
+            raise AMQPError(
+                ReplyCode.NOT_ALLOWED, "New secret was refused by one of the backends", 10, 70
+            )
+        self.send_method(0, commands.Connection.UpdateSecretOk())
 
     def _channel_frame(self, number: int, frame_type: int, payload: bytes) -> None:
         channel = self._channels.get(number)

@@ -49,6 +49,19 @@ class RawClient:
                 raise EOFError("server closed the connection")
             self._buffer += data
 
+    async def read_raw_frame(self) -> bytes:
+        """The next whole frame's bytes, undecoded (for methods pamqp cannot decode)."""
+        while True:
+            if len(self._buffer) >= 7:
+                size = int.from_bytes(self._buffer[3:7], "big") + 8
+                if len(self._buffer) >= size:
+                    raw, self._buffer = self._buffer[:size], self._buffer[size:]
+                    return raw
+            data = await self.stream.receive_some(65536)
+            if not data:
+                raise EOFError("server closed the connection")
+            self._buffer += data
+
     async def read_method(self) -> tuple[int, Any]:
         """The next frame that is not a heartbeat."""
         while True:
