@@ -9,7 +9,8 @@ import itertools
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -164,99 +165,101 @@ def _drain(address: Address, queue: str, count: int) -> FlowResult:
     )
 
 
+@contextmanager
+def _topology(
+    address: Address,
+    kind: str,
+    *,
+    queues: int = 1,
+    exchange_type: str = "",
+    durable: bool = False,
+    arguments: dict[str, Any] | None = None,
+) -> Iterator[tuple[Admin, str, list[str]]]:
+    """Fresh queues (and an exchange) for one scenario, deleted afterwards: (admin, exchange,
+    queue names); the exchange is "" (the default exchange) unless a type is given."""
+    admin = Admin(address)
+    exchange = _name(kind) if exchange_type else ""
+    names = [_name(kind) for _ in range(queues)]
+    try:
+        if exchange_type:
+            admin.exchange(exchange, exchange_type)
+        for queue in names:
+            admin.queue(queue, durable=durable, arguments=arguments)
+        yield admin, exchange, names
+    finally:
+        for queue in names:
+            admin.delete_queue(queue)
+        if exchange_type:
+            admin.delete_exchange(exchange)
+        admin.close()
+
+
+def _published_and_held(
+    address: Address, spec: PublisherSpec, queue: str
+) -> tuple[FlowResult, str]:
+    """Publish with no consumer, then drain the queue (untimed) to check what it held."""
+    result = run_flow(address, spec, [])
+    problem = "; ".join(result.problems)
+    if not problem and spec.count_queue and result.queue_count != spec.count:
+        problem = f"queue holds {result.queue_count} of {spec.count}"
+    if not problem:
+        problem = _problems(_drain(address, queue, spec.count), {queue: list(range(spec.count))})
+    return result, problem
+
+
 # ---- throughput -------------------------------------------------------------------------------
 
 
 def publish_only(target: Target, size: int, count: int) -> Measurement:
     label = f"publish-only {_size(size)}"
-    admin = Admin(target.address)
-    queue = _name("publish")
-    admin.queue(queue)
-    try:
+    with _topology(target.address, "publish") as (_, _, [queue]):
         spec = PublisherSpec("", [queue], count, size, count_queue=queue)
-        result = run_flow(target.address, spec, [])
-        problem = "; ".join(result.problems)
-        if not problem and result.queue_count != count:
-            problem = f"queue holds {result.queue_count} of {count}"
-        if not problem:
-            problem = _problems(_drain(target.address, queue, count), {queue: list(range(count))})
+        result, problem = _published_and_held(target.address, spec, queue)
         return _rate(label, count, result.started, result.published, problem)
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 def end_to_end(target: Target, size: int, count: int, *, ack: bool) -> Measurement:
     label = f"end-to-end {'ack, prefetch 100' if ack else 'no-ack'} {_size(size)}"
-    admin = Admin(target.address)
-    queue = _name("e2e")
-    admin.queue(queue)
-    try:
+    with _topology(target.address, "e2e") as (_, _, [queue]):
         consumer = ConsumerSpec([queue], count, no_ack=not ack, prefetch=100 if ack else 0)
         result = run_flow(target.address, PublisherSpec("", [queue], count, size), [consumer])
         problem = _problems(result, {queue: list(range(count))})
         return _rate(label, count, result.started, result.last_delivery, problem)
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 def confirms(target: Target, size: int, count: int) -> Measurement:
     """Persistent messages to a durable queue, each confirmed (1,000 in flight)."""
     label = f"confirms, durable, persistent {_size(size)}"
-    admin = Admin(target.address)
-    queue = _name("confirm")
-    admin.queue(queue, durable=True)
-    try:
+    with _topology(target.address, "confirm", durable=True) as (_, _, [queue]):
         spec = PublisherSpec("", [queue], count, size, persistent=True, confirm=True)
-        result = run_flow(target.address, spec, [])
-        problem = "; ".join(result.problems)
-        if not problem:
-            problem = _problems(_drain(target.address, queue, count), {queue: list(range(count))})
+        result, problem = _published_and_held(target.address, spec, queue)
         measurement = _rate(label, count, result.started, result.published, problem)
         if not target.durable_confirms and measurement.ok:
             measurement.detail = "pending: no durable store yet, confirmed from memory"
         return measurement
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 def fanout(target: Target, size: int, count: int) -> Measurement:
     label = f"fanout 1->{FANOUT_QUEUES} {_size(size)} (deliveries/s)"
-    admin = Admin(target.address)
-    exchange = _name("fanout")
-    queues = [_name("fanout-q") for _ in range(FANOUT_QUEUES)]
-    admin.exchange(exchange, "fanout")
-    for queue in queues:
-        admin.queue(queue)
-        admin.bind(queue, exchange, "")
-    try:
+    topology = _topology(target.address, "fanout", queues=FANOUT_QUEUES, exchange_type="fanout")
+    with topology as (admin, exchange, queues):
+        for queue in queues:
+            admin.bind(queue, exchange, "")
         consumers = [ConsumerSpec(queues, count * FANOUT_QUEUES)]
         result = run_flow(target.address, PublisherSpec(exchange, [""], count, size), consumers)
         problem = _problems(result, {queue: list(range(count)) for queue in queues})
         return _rate(label, count * FANOUT_QUEUES, result.started, result.last_delivery, problem)
-    finally:
-        for queue in queues:
-            admin.delete_queue(queue)
-        admin.delete_exchange(exchange)
-        admin.close()
 
 
 def topic(target: Target, size: int, count: int) -> Measurement:
     """1,000 bindings over 10 queues; message seq matches exactly binding seq % 1,000."""
     label = f"topic, {TOPIC_BINDINGS:,} bindings {_size(size)}"
-    admin = Admin(target.address)
-    exchange = _name("topic")
-    queues = [_name("topic-q") for _ in range(TOPIC_QUEUES)]
-    admin.exchange(exchange, "topic")
-    for queue in queues:
-        admin.queue(queue)
-    for i in range(TOPIC_BINDINGS):
-        # a mix of patterns: a literal word then * or #
-        pattern = f"svc{i}.*.event" if i % 2 else f"svc{i}.#"
-        admin.bind(queues[i % TOPIC_QUEUES], exchange, pattern)
-    try:
+    topology = _topology(target.address, "topic", queues=TOPIC_QUEUES, exchange_type="topic")
+    with topology as (admin, exchange, queues):
+        for i in range(TOPIC_BINDINGS):
+            # a mix of patterns: a literal word then * or #
+            pattern = f"svc{i}.*.event" if i % 2 else f"svc{i}.#"
+            admin.bind(queues[i % TOPIC_QUEUES], exchange, pattern)
         keys = [f"svc{i}.eu.event" for i in range(TOPIC_BINDINGS)]
         consumers = [ConsumerSpec(queues, count)]
         result = run_flow(target.address, PublisherSpec(exchange, keys, count, size), consumers)
@@ -266,21 +269,14 @@ def topic(target: Target, size: int, count: int) -> Measurement:
         }
         problem = _problems(result, expected)
         return _rate(label, count, result.started, result.last_delivery, problem)
-    finally:
-        for queue in queues:
-            admin.delete_queue(queue)
-        admin.delete_exchange(exchange)
-        admin.close()
 
 
 def priority(target: Target, size: int, count: int) -> Measurement:
     """x-max-priority 10, priorities 0-9 in turn, consumed with acks and prefetch 100: FIFO
     holds within one priority."""
     label = f"priority queue {_size(size)}"
-    admin = Admin(target.address)
-    queue = _name("priority")
-    admin.queue(queue, arguments={"x-max-priority": MAX_PRIORITY})
-    try:
+    arguments = {"x-max-priority": MAX_PRIORITY}
+    with _topology(target.address, "priority", arguments=arguments) as (_, _, [queue]):
         priorities: list[int | None] = list(range(MAX_PRIORITY))
         spec = PublisherSpec("", [queue], count, size, priorities=priorities)
         consumer = ConsumerSpec([queue], count, no_ack=False, prefetch=100)
@@ -292,9 +288,6 @@ def priority(target: Target, size: int, count: int) -> Measurement:
             order_class=lambda s: s % MAX_PRIORITY,
         )
         return _rate(label, count, result.started, result.last_delivery, problem)
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 # ---- latency, connections, memory -------------------------------------------------------------
@@ -303,10 +296,7 @@ def priority(target: Target, size: int, count: int) -> Measurement:
 def latency(target: Target, size: int, seconds: float) -> list[Measurement]:
     count = max(10, int(LATENCY_RATE * seconds))
     label = f"latency at {LATENCY_RATE:,.0f} msg/s {_size(size)}"
-    admin = Admin(target.address)
-    queue = _name("latency")
-    admin.queue(queue)
-    try:
+    with _topology(target.address, "latency") as (_, _, [queue]):
         spec = PublisherSpec("", [queue], count, size, rate=LATENCY_RATE)
         result = run_flow(target.address, spec, [ConsumerSpec([queue], count, stamps=True)])
         problem = _problems(result, {queue: list(range(count))})
@@ -318,9 +308,6 @@ def latency(target: Target, size: int, seconds: float) -> list[Measurement]:
             Measurement(f"{label} p99", p99, "ms", False, not problem, problem),
             Measurement(f"{label} max", ms[-1], "ms", False, not problem, problem),
         ]
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 def idle_connections(target: Target, count: int) -> list[Measurement]:
@@ -357,24 +344,20 @@ def startup(target: Target) -> list[Measurement]:
 
 
 def queued_memory(target: Target, count: int) -> Measurement:
-    """Resident bytes per 16-byte message held in one queue, from the broker's RSS growth."""
+    """Resident bytes per 16-byte message held in one queue, from the broker's RSS growth.
+    Checked by count only: draining a million messages would double the scenario's time."""
     label = f"memory per queued 16 B message ({count:,} queued)"
-    admin = Admin(target.address)
-    queue = _name("memory")
-    admin.queue(queue)
-    try:
+    with _topology(target.address, "memory") as (_, _, [queue]):
         before = target.rss()
-        spec = PublisherSpec("", [queue], count, 16, count_queue=queue)
-        result = run_flow(target.address, spec, [])
+        result = run_flow(
+            target.address, PublisherSpec("", [queue], count, 16, count_queue=queue), []
+        )
         time.sleep(1.0)
         grown = target.rss() - before
         problem = "; ".join(result.problems)
         if not problem and result.queue_count != count:
             problem = f"queue holds {result.queue_count} of {count}"
         return Measurement(label, grown / count, "B", False, not problem, problem)
-    finally:
-        admin.delete_queue(queue)
-        admin.close()
 
 
 def _size(size: int) -> str:
