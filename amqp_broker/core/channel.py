@@ -71,8 +71,10 @@ class ChannelState:
 
     def take_confirms(self, upto: int | None = None) -> list[tuple[bool, int, bool]]:
         """The confirms due for publishes up to `upto` (default: all), as
-        (is_ack, delivery_tag, multiple) in sequence order: each run of acks or of nacks
-        becomes one method, `multiple` when it covers more than one publish."""
+        (is_ack, delivery_tag, multiple), grouped the way RabbitMQ's coalesce_and_send does
+        (measured on 3.10.8): first the acks, those below the first nack as one method
+        (`multiple` when it covers more than one publish) and the rest one by one; then the
+        nacks the same way, cut at the first ack of the batch."""
         last = self.publish_seq if upto is None else upto
         first = self.confirmed_upto + 1
         self.confirmed_upto = max(self.confirmed_upto, last)
@@ -80,17 +82,11 @@ class ChannelState:
             return []
         if not self.nacked:
             return [(True, last, last > first)]
-        runs: list[tuple[bool, int, bool]] = []
-        start = first
-        while start <= last:
-            is_ack = start not in self.nacked
-            end = start
-            while end < last and ((end + 1) not in self.nacked) == is_ack:
-                end += 1
-            runs.append((is_ack, end, end > start))
-            start = end + 1
-        self.nacked = {seq for seq in self.nacked if seq > last}
-        return runs
+        nacks = sorted(seq for seq in self.nacked if seq <= last)
+        self.nacked.difference_update(nacks)
+        refused = set(nacks)
+        acks = [seq for seq in range(first, last + 1) if seq not in refused]
+        return _coalesce(True, acks, nacks, last + 1) + _coalesce(False, nacks, acks, last + 1)
 
     def new_tag(self) -> int:
         tag = self.next_tag
@@ -160,6 +156,15 @@ class ChannelState:
         for delivery in settled:
             _release(delivery)
         return settled
+
+
+def _coalesce(
+    is_ack: bool, seqs: list[int], others: list[int], unconfirmed: int
+) -> list[tuple[bool, int, bool]]:
+    cutoff = min(unconfirmed, others[0]) if others else unconfirmed
+    below = [seq for seq in seqs if seq < cutoff]
+    runs = [(is_ack, below[-1], len(below) > 1)] if below else []
+    return runs + [(is_ack, seq, False) for seq in seqs if seq >= cutoff]
 
 
 def _release(delivery: Delivery) -> None:

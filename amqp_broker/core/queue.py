@@ -204,6 +204,8 @@ class Queue:
                 entry = self._take(level)
                 if entry.stored >= 0 and not entry.redelivered and self.journal is not None:
                     self.journal.delivered(entry.stored)
+                # as RabbitMQ's fetch: what expired behind it goes now, before counts are read
+                self.drop_expired(now)
                 return entry
         return None
 

@@ -61,12 +61,23 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _describe(value: Any) -> str:
-    """An argument value the way RabbitMQ prints it in 'inequivalent arg' errors."""
-    if value is None:
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return _flag(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _describe(arguments: Mapping[str, Any], key: str, other: Mapping[str, Any]) -> str:
+    """An argument the way RabbitMQ prints it in 'inequivalent arg' errors (measured on
+    3.10.8): 'v' when both sides have it, else "the value 'v' of type 't'" or "none"."""
+    if key not in arguments:
         return "none"
-    shown = _flag(value) if isinstance(value, bool) else value
-    return f"the value '{shown}' of type '{type_tag(value)}'"
+    value = arguments[key]
+    if key in other:
+        return f"'{_shown(value)}'"
+    return f"the value '{_shown(value)}' of type '{type_tag(value)}'"
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -421,10 +432,12 @@ def _check_args(
     resource: str, keys: Iterable[str], received: Mapping[str, Any], current: Mapping[str, Any]
 ) -> None:
     for key in keys:
-        new, old = received.get(key), current.get(key)
-        if not _same_value(new, old):
-            raise AMQPError(
-                ReplyCode.PRECONDITION_FAILED,
-                f"inequivalent arg '{key}' for {resource}: received {_describe(new)} "
-                f"but current is {_describe(old)}",
-            )
+        if key not in received and key not in current:
+            continue
+        if key in received and key in current and _same_value(received[key], current[key]):
+            continue
+        new, old = _describe(received, key, current), _describe(current, key, received)
+        raise AMQPError(
+            ReplyCode.PRECONDITION_FAILED,
+            f"inequivalent arg '{key}' for {resource}: received {new} but current is {old}",
+        )
