@@ -25,6 +25,7 @@ from amqp_broker.core.channel import ChannelState, Consumer, Delivery
 from amqp_broker.core.deadletter import dead_letter_copy, is_cycle
 from amqp_broker.core.direct_reply import PSEUDO_QUEUE, ReplyRegistry, is_reply_name
 from amqp_broker.core.expiry import DeadlineSchedule, parse_expiration
+from amqp_broker.core.history import PublishHistory
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue, Removal
 from amqp_broker.core.queue_arguments import Overflow, consumer_priority
@@ -63,6 +64,9 @@ class ClientConnection:
         self.blocked_notify = False  # the client understands connection.blocked
         self.publisher = False  # it has published: memory alarms stop reading it
         self.read_paused = False
+        # Fault injection: the server neither reads from nor writes to a frozen connection, so
+        # no heartbeats reach the client and its heartbeat timeout fires.
+        self.frozen = False
         self.gone = False
 
     def __repr__(self) -> str:
@@ -90,7 +94,9 @@ class Broker:
             max_message_size=self.config.max_message_size,
         )
         self.meter = MemoryMeter()
+        self.history = PublishHistory()  # opt-in, per exchange: what was published there
         self.publishers_blocked = False
+        self.alarm_forced = False  # set_alarm(): block publishers whatever the memory use
         self.vhosts: dict[str, VirtualHost] = {
             name: VirtualHost(name, self.meter) for name in self.config.vhosts
         }
@@ -191,6 +197,24 @@ class Broker:
         for conn in list(self.connections.values()):
             if conn.vhost is vhost:
                 self.force_close(conn, f"vhost '{name}' is deleted")
+        self._delete_queues(vhost)  # their messages no longer count against the memory alarm
+        self.history.forget_vhost(name)
+
+    def reset_vhost(self, name: str) -> None:
+        """Delete every queue (consumers get basic.cancel, as for queue.delete), every declared
+        exchange and every binding; the predeclared exchanges stay. Connections stay open.
+
+        Raises KeyError for an unknown vhost.
+        """
+        vhost = self.vhosts[name]
+        self._delete_queues(vhost)
+        vhost.clear_exchanges()
+        self._durable_change(vhost)
+        self.history.forget_vhost(name)
+
+    def _delete_queues(self, vhost: VirtualHost) -> None:
+        for queue in list(vhost.queues.values()):
+            self._delete_queue(vhost, queue)
 
     # ---- connection lifecycle ----------------------------------------------------------------
 
@@ -219,13 +243,13 @@ class Broker:
         """RabbitMQ's memory alarm: above the high watermark, publishing connections are told
         (connection.blocked) and no longer read, so TCP back-pressure stops the publishers;
         consumers keep draining. Below it again, they are unblocked."""
-        high = self.config.memory_high_watermark
-        if not self.publishers_blocked and self.meter.used > high:
+        alarm = self.alarm_forced or self.meter.used > self.config.memory_high_watermark
+        if not self.publishers_blocked and alarm:
             self.publishers_blocked = True
             for conn in self.connections.values():
                 if conn.publisher:
                     self._pause_publisher(conn)
-        elif self.publishers_blocked and self.meter.used <= high:
+        elif self.publishers_blocked and not alarm:
             self.publishers_blocked = False
             for conn in self.connections.values():
                 if conn.read_paused:
@@ -233,6 +257,11 @@ class Broker:
                     if conn.blocked_notify and conn.protocol.is_open:
                         self._send(conn, 0, commands.Connection.Unblocked())
                     self._dirty.add(conn)
+
+    def set_alarm(self, on: bool) -> None:
+        """Raise or clear a resource alarm by hand, as if memory had crossed the watermark."""
+        self.alarm_forced = on
+        self.check_memory()
 
     def _pause_publisher(self, conn: ClientConnection) -> None:
         if conn.read_paused or not conn.protocol.is_open:
@@ -813,6 +842,9 @@ class Broker:
     def _apply_settlement(
         self, channel: ChannelState, settled: list[Delivery], requeue: bool | None
     ) -> None:
+        if requeue is None:
+            for delivery in settled:
+                delivery.queue.ack_count += 1
         for queue in self._return_or_drop(settled, requeue).values():
             self._dispatch(queue)
         self._dispatch_channel(channel)
@@ -854,13 +886,7 @@ class Broker:
         if method.immediate:  # refused before anything else is looked at, as in RabbitMQ
             raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
         self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
-        vhost = self._vhost(conn)
-        exchange = vhost.exchange_or_404(method.exchange)
-        if exchange.internal:
-            raise AMQPError(
-                ReplyCode.ACCESS_REFUSED,
-                f"cannot publish to internal exchange '{exchange.name}' in vhost '{vhost.name}'",
-            )
+        self.publish_target(self._vhost(conn), method.exchange)
         properties = event.header.properties
         properties_raw = event.header.properties_raw
         if properties.reply_to == PSEUDO_QUEUE:
@@ -871,11 +897,7 @@ class Broker:
             )
         self._check_user_id(conn, properties.user_id)
         ttl = parse_expiration(properties.expiration)
-        if properties.delivery_mode not in (None, 1, 2):
-            raise AMQPError(
-                ReplyCode.PRECONDITION_FAILED,
-                f"invalid message: {{delivery_mode_unknown,{properties.delivery_mode}}}",
-            )
+        self.check_delivery_mode(properties)
         message = Message(
             method.exchange,
             method.routing_key,
@@ -918,11 +940,27 @@ class Broker:
             f"user_id property set to '{user_id}' but authenticated user was '{conn.username}'",
         )
 
-    def _route(
-        self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
-    ) -> bool:
-        """Deliver a publish to every queue it reaches; True if some queue refused it."""
-        vhost = self._vhost(conn)
+    @staticmethod
+    def publish_target(vhost: VirtualHost, name: str) -> None:
+        """The checks on the exchange a publish names: 404 unknown, 403 internal."""
+        exchange = vhost.exchange_or_404(name)
+        if exchange.internal:
+            raise AMQPError(
+                ReplyCode.ACCESS_REFUSED,
+                f"cannot publish to internal exchange '{name}' in vhost '{vhost.name}'",
+            )
+
+    @staticmethod
+    def check_delivery_mode(properties: Basic.Properties) -> None:
+        if properties.delivery_mode not in (None, 1, 2):
+            raise AMQPError(
+                ReplyCode.PRECONDITION_FAILED,
+                f"invalid message: {{delivery_mode_unknown,{properties.delivery_mode}}}",
+            )
+
+    def route_message(self, vhost: VirtualHost, message: Message) -> tuple[list[Queue], bool]:
+        """Route a message from its exchange into every queue it reaches and deliver what can
+        be; returns those queues (empty: unroutable) and whether some queue refused it."""
         exchange = vhost.exchanges.get(message.exchange)
         queues: list[Queue]
         if exchange is None:
@@ -938,6 +976,15 @@ class Broker:
         for queue in queues:
             if not self._enqueue(queue, message):
                 refused = True
+        if self.history.watching:
+            self.history.record(vhost.name, message, [queue.name for queue in queues])
+        return queues, refused
+
+    def _route(
+        self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
+    ) -> bool:
+        """Deliver a publish to every queue it reaches; True if some queue refused it."""
+        queues, refused = self.route_message(self._vhost(conn), message)
         if not queues and mandatory:
             conn.protocol.send_content(
                 channel.number,

@@ -20,6 +20,7 @@ from pamqp.commands import Basic
 
 from amqp_broker.broker import Broker, ClientConnection
 from amqp_broker.core.channel import ChannelState, Consumer
+from amqp_broker.core.message import Message
 from amqp_broker.core.queue import Queue
 from amqp_broker.core.vhost import QUEUE, VirtualHost
 from amqp_broker.protocol.connection import ConnectionState
@@ -31,6 +32,7 @@ __all__ = [
     "ConsumerInfo",
     "ExchangeInfo",
     "MessageInfo",
+    "PublishedMessage",
     "QueueInfo",
     "VhostInfo",
     "get_queue",
@@ -43,6 +45,7 @@ __all__ = [
     "list_vhosts",
     "message_properties",
     "peek_messages",
+    "published_messages",
 ]
 
 
@@ -80,6 +83,8 @@ class QueueInfo:
     consumers: int
     # The connection number of an exclusive queue's owner (RabbitMQ shows the owner's pid).
     owner_connection: int | None = None
+    # Counts since the queue was declared: {"publish": messages routed to it, "ack": acks}.
+    message_stats: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,18 @@ class MessageInfo:
     @property
     def payload_bytes(self) -> int:
         return len(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedMessage:
+    """A message published to a watched exchange (Broker.history), with where it went."""
+
+    body: bytes
+    properties: dict[str, Any]
+    headers: dict[str, Any]
+    exchange: str
+    routing_key: str
+    routed_to: tuple[str, ...]  # the queues it reached; () when it was unroutable
 
 
 _STATE_NAMES = {
@@ -239,6 +256,7 @@ def _queue_info(queue: Queue) -> QueueInfo:
         message_bytes_ready=queue.ready_bytes,
         consumers=len(queue.consumers),
         owner_connection=owner.number if isinstance(owner, ClientConnection) else None,
+        message_stats={"publish": queue.publish_count, "ack": queue.ack_count},
     )
 
 
@@ -374,6 +392,31 @@ def message_properties(properties: Basic.Properties, properties_raw: bytes) -> d
     return found
 
 
+def _property_views(message: Message) -> tuple[dict[str, Any], dict[str, Any]]:
+    properties = message_properties(message.properties, message.properties_raw)
+    return properties, dict(properties.get("headers") or {})
+
+
+def published_messages(broker: Broker, vhost: str, exchange: str) -> list[PublishedMessage]:
+    """What was published to an exchange since broker.history.watch(vhost, exchange, limit),
+    oldest first. Raises KeyError when that exchange is not watched."""
+    views = []
+    for record in broker.history.records(vhost, exchange):
+        message = record.message
+        properties, headers = _property_views(message)
+        views.append(
+            PublishedMessage(
+                body=message.body,
+                properties=properties,
+                headers=headers,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                routed_to=record.routed_to,
+            )
+        )
+    return views
+
+
 def peek_messages(
     broker: Broker, vhost: str, queue: str, limit: int | None = None
 ) -> list[MessageInfo]:
@@ -393,12 +436,12 @@ def peek_messages(
         if limit is not None and len(views) >= limit:
             break
         message = entry.message
-        properties = message_properties(message.properties, message.properties_raw)
+        properties, headers = _property_views(message)
         views.append(
             MessageInfo(
                 body=message.body,
                 properties=properties,
-                headers=dict(properties.get("headers") or {}),
+                headers=headers,
                 redelivered=entry.redelivered,
                 exchange=message.exchange,
                 routing_key=message.routing_key,

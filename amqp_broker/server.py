@@ -16,8 +16,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import socket
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -28,6 +31,7 @@ from amqp_broker.protocol.connection import ConnectionState
 from amqp_broker.store import DurableStore
 
 log = logging.getLogger("amqp_broker")
+T = TypeVar("T")
 
 READ_SIZE = 65536
 _HANDSHAKE = frozenset(
@@ -100,6 +104,10 @@ class BrokerServer:
         self.address: BoundAddress | None = None
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
+        self._sockets: dict[ClientConnection, tuple[trio.SocketStream, trio.CancelScope]] = {}
+        # Change notification for tests' waits: set after every batch the broker applied.
+        self._changed: trio.Event | None = None
+        self.change_listeners: list[Callable[[], None]] = []  # called on the broker's thread
 
     async def run(
         self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
@@ -155,6 +163,11 @@ class BrokerServer:
         deadline = self.broker.next_deadline()
         if deadline is not None and deadline < self._timer_target:
             self._timer_waker.wake()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+        for listener in self.change_listeners:
+            listener()
 
     async def _run_queue_timers(self) -> None:
         """Expire messages and unused queues on time, whatever the connections are doing."""
@@ -170,6 +183,39 @@ class BrokerServer:
             except Exception:
                 log.exception("queue timers failed")
             self._wake_all()
+
+    async def wait_changed(self) -> None:
+        """Return after the broker next applies something (a batch of input, a tick, a test's
+        apply()): the moment to re-check a condition on its state."""
+        if self._changed is None:
+            self._changed = trio.Event()
+        await self._changed.wait()
+
+    def apply(self, fn: Callable[[], T]) -> T:
+        """Run a change made from outside the protocol (a test's publish, a forced close), then
+        wake the writers it gave output to and anyone waiting for a change."""
+        try:
+            return fn()
+        finally:
+            self._wake_all()
+
+    def drop_connection(self, conn: ClientConnection) -> None:
+        """Close the socket with a TCP reset and no AMQP close, as a crashed broker or a broken
+        network would (SO_LINGER 0, then close)."""
+        found = self._sockets.get(conn)
+        if found is None:
+            return
+        stream, scope = found
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        scope.cancel()
+
+    def freeze(self, conn: ClientConnection, frozen: bool = True) -> None:
+        """Stop (or resume) reading from and writing to a connection: the client gets no
+        heartbeats and its heartbeat timeout fires, as with a hung broker."""
+        conn.frozen = frozen
+        wakers = self._wakers.get(conn)
+        if wakers is not None:
+            wakers.wake()
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         try:
@@ -190,6 +236,7 @@ class BrokerServer:
         self._active += 1
         try:
             async with trio.open_nursery() as nursery:
+                self._sockets[conn] = (stream, nursery.cancel_scope)
                 nursery.start_soon(self._reader, stream, conn, nursery.cancel_scope)
                 nursery.start_soon(self._writer, stream, conn, wakers.writer, nursery.cancel_scope)
                 nursery.start_soon(self._timer, conn, nursery.cancel_scope)
@@ -201,6 +248,7 @@ class BrokerServer:
             self._handshaking.pop(conn, None)
             self._guard(conn, self.broker.connection_lost, conn)
             self._wakers.pop(conn, None)
+            self._sockets.pop(conn, None)
             self._wake_all()
             self._active -= 1
             self._connections_done.set()
@@ -239,8 +287,8 @@ class BrokerServer:
         self, stream: trio.SocketStream, conn: ClientConnection, scope: trio.CancelScope
     ) -> None:
         while not conn.protocol.closed and not conn.gone:
-            if conn.read_paused:
-                # Blocked publisher: stop reading so TCP back-pressure reaches the client.
+            if conn.read_paused or conn.frozen:
+                # Blocked publisher (TCP back-pressure reaches the client) or frozen connection.
                 await self._wakers[conn].reader.wait()
                 continue
             try:
@@ -263,7 +311,7 @@ class BrokerServer:
         scope: trio.CancelScope,
     ) -> None:
         while True:
-            data = conn.protocol.data_to_send()
+            data = b"" if conn.frozen else conn.protocol.data_to_send()
             if data:
                 try:
                     await stream.send_all(data)

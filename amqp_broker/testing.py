@@ -3,14 +3,21 @@
 #
 # Rules kept here: every runner binds an ephemeral port on 127.0.0.1 unless told otherwise, reports
 # the real address, and stops cleanly (clients get 320 CONNECTION_FORCED) when the block ends.
+# The in-process runners carry the test controls (amqp_broker.controls) and wait_for(): a wait
+# re-checks its condition whenever the broker has applied something, and every `poll` seconds
+# for conditions on the client's side, and fails after `timeout` naming the condition.
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -21,9 +28,22 @@ import trio
 
 from amqp_broker.broker import Broker
 from amqp_broker.config import BrokerConfig
+from amqp_broker.controls import BrokerControls, Condition, WaitTimeoutError, wait_timeout
 from amqp_broker.server import BoundAddress, BrokerServer
 
+__all__ = [
+    "BrokerProcess",
+    "BrokerThread",
+    "Condition",
+    "RunningBroker",
+    "WaitTimeoutError",
+    "open_broker",
+    "vhost_url",
+]
+
 T = TypeVar("T")
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_POLL = 0.01
 
 
 def _test_config(config: BrokerConfig | None) -> BrokerConfig:
@@ -38,10 +58,15 @@ def vhost_url(
     return f"amqp://{user}:{password}@{host}:{address.port}/{quoted}"
 
 
-class RunningBroker:
-    """A broker serving in this trio run: its address, URL and the Broker itself."""
+class RunningBroker(BrokerControls):
+    """A broker serving in this trio run: its address, URL, the Broker itself, and the test
+    controls, called directly (this is the broker's thread)."""
 
-    def __init__(self, server: BrokerServer, address: BoundAddress) -> None:
+    def __init__(self, server: BrokerServer, address: BoundAddress, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self._serve(server, address)
+
+    def _serve(self, server: BrokerServer, address: BoundAddress) -> None:
         self.server = server
         self.broker: Broker = server.broker
         self.address = address
@@ -52,39 +77,90 @@ class RunningBroker:
     def url(self) -> str:
         return vhost_url(self.address)
 
+    def url_for(self, vhost: str) -> str:
+        return vhost_url(self.address, vhost)
+
+    def _read(self, fn: Callable[[BrokerServer], T]) -> T:
+        return fn(self.server)
+
+    def _change(self, fn: Callable[[BrokerServer], T]) -> T:
+        return self.server.apply(lambda: fn(self.server))
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        what: str | None = None,
+        poll: float = DEFAULT_POLL,
+    ) -> T:
+        """Return the predicate's first truthy value; raises WaitTimeoutError naming it."""
+        with trio.move_on_after(timeout):
+            while not (result := predicate()):
+                with trio.move_on_after(poll):
+                    await self.server.wait_changed()
+            return result
+        raise wait_timeout(predicate, what, timeout)
+
+    async def restart(self) -> None:
+        """Stop the broker (clients get 320 CONNECTION_FORCED) and start a new one on the same
+        port and config: what a real restart keeps (durable state, given a data directory)
+        is kept; everything in memory is gone."""
+        await self.server.shutdown(grace=1.0)
+        config = dataclasses.replace(self.server.config, port=self.port)
+        server = BrokerServer(config)
+        self._serve(server, await self._nursery.start(server.run))
+
 
 @asynccontextmanager
 async def open_broker(config: BrokerConfig | None = None) -> AsyncIterator[RunningBroker]:
     """Serve a broker on an ephemeral port for the duration of the block (trio code)."""
     server = BrokerServer(_test_config(config))
     async with trio.open_nursery() as nursery:
-        address = await nursery.start(server.run)
+        running = RunningBroker(server, await nursery.start(server.run), nursery)
         try:
-            yield RunningBroker(server, address)
+            yield running
         finally:
             with trio.CancelScope(shield=True):
-                await server.shutdown(grace=1.0)
+                await running.server.shutdown(grace=1.0)
             nursery.cancel_scope.cancel()
 
 
-class BrokerThread:
+class BrokerThread(BrokerControls):
     """A broker in a background thread, for sync and asyncio code.
 
         with BrokerThread() as broker:
             pika.BlockingConnection(pika.URLParameters(broker.url))
 
-    Broker state belongs to the broker's thread: use call() to run a function there.
+    Broker state belongs to the broker's thread: use call() to run a function there (the
+    test controls do).
     """
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
         self.config = _test_config(config)
-        self._server = BrokerServer(self.config)
-        self.broker = self._server.broker
+        self._new_server()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._token: trio.lowlevel.TrioToken | None = None
         self._error: BaseException | None = None
         self.address: BoundAddress | None = None
+        # Bumped on the broker's thread after each change; waiters in other threads watch it.
+        self._changes = threading.Condition()
+        self._version = 0
+        self._async_wakers: list[Callable[[], None]] = []
+
+    def _new_server(self) -> None:
+        self._server = BrokerServer(self.config)
+        self._server.change_listeners.append(self._on_change)
+        self.broker = self._server.broker
+
+    def _on_change(self) -> None:
+        with self._changes:
+            self._version += 1
+            self._changes.notify_all()
+            wakers = list(self._async_wakers)
+        for wake in wakers:
+            wake()
 
     @property
     def port(self) -> int:
@@ -120,6 +196,8 @@ class BrokerThread:
             self._started.set()
 
     def start(self) -> BrokerThread:
+        self._started = threading.Event()
+        self._error = None
         self._thread = threading.Thread(target=self._run, name="amqp-broker", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -128,9 +206,88 @@ class BrokerThread:
         return self
 
     def call(self, fn: Callable[[], T]) -> T:
-        """Run fn() in the broker's thread, between two commands, and return its result."""
+        """Run fn() in the broker's thread, between two commands, and return its result;
+        then wake the connections it gave output to."""
+        return self._change(lambda server: fn())
+
+    def _read(self, fn: Callable[[BrokerServer], T]) -> T:
         assert self._token is not None, "the broker is not running"
-        return trio.from_thread.run_sync(fn, trio_token=self._token)
+        server = self._server
+        return trio.from_thread.run_sync(fn, server, trio_token=self._token)
+
+    def _change(self, fn: Callable[[BrokerServer], T]) -> T:
+        server = self._server
+        return self._read(lambda _: server.apply(lambda: fn(server)))
+
+    def wait_for(
+        self,
+        predicate: Callable[[], T],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        what: str | None = None,
+        poll: float = DEFAULT_POLL,
+    ) -> T:
+        """Block until the predicate is truthy and return its value; raises WaitTimeoutError
+        naming it. The predicate runs in the calling thread."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changes:
+                seen = self._version
+            if result := predicate():
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise wait_timeout(predicate, what, timeout)
+            with self._changes:
+                self._changes.wait_for(
+                    functools.partial(self._changed_since, seen), min(poll, remaining)
+                )
+
+    def _changed_since(self, version: int) -> bool:
+        return self._version != version
+
+    async def wait_for_async(
+        self,
+        predicate: Callable[[], T],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        what: str | None = None,
+        poll: float = DEFAULT_POLL,
+    ) -> T:
+        """wait_for() for asyncio code: the event loop keeps running (and the client with it);
+        the predicate runs in the loop's thread."""
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # the loop may be closing
+                loop.call_soon_threadsafe(changed.set)
+
+        with self._changes:
+            self._async_wakers.append(wake)
+        try:
+            deadline = loop.time() + timeout
+            while not (result := predicate()):
+                changed.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise wait_timeout(predicate, what, timeout)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(poll, remaining))
+            return result
+        finally:
+            with self._changes:
+                self._async_wakers.remove(wake)
+
+    def restart(self) -> None:
+        """Stop the broker (clients get 320 CONNECTION_FORCED) and start a new one on the same
+        port and config: what a real restart keeps (durable state, given a data directory)
+        is kept; everything in memory is gone."""
+        port = self.port
+        self.stop()
+        self.config = dataclasses.replace(self.config, port=port)
+        self._new_server()
+        self.start()
 
     def stop(self) -> None:
         if self._thread is None or self._token is None:

@@ -131,6 +131,9 @@ class Queue:
         self.consumers: deque[Consumer] = deque()  # in registration order
         self._turns: dict[int, deque[Consumer]] = {}  # x-priority -> round-robin order
         self.unacked_count = 0
+        # Counted for tests and the management API (RabbitMQ's message_stats).
+        self.publish_count = 0
+        self.ack_count = 0
         self.deleted = False
         self.had_consumer = False
         self.last_used = now  # for x-expires: declare, basic.get, consumers
@@ -153,6 +156,7 @@ class Queue:
         entry = QueuedMessage(message, self._next_seq)
         entry.expires_at = message_deadline(now, self.options.message_ttl, message.ttl)
         self._next_seq += 1
+        self.publish_count += 1
         if self.journal is not None and message.persistent:
             entry.stored = self.journal.append(message)
         self._level(message).fresh.append(entry)

@@ -101,6 +101,15 @@ class VirtualHost:
         self.meter = meter or MemoryMeter()
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
+        self._predeclare()
+
+    def clear_exchanges(self) -> None:
+        """Drop every declared exchange and every binding: only the predeclared exchanges
+        remain, unbound (a test's reset; queues are deleted by the broker first)."""
+        self.exchanges = {}
+        self._predeclare()
+
+    def _predeclare(self) -> None:
         self._add_exchange(Exchange("", "direct", create_exchange_type("direct"), durable=True))
         for exchange_name, type_name in PREDECLARED.items():
             self._add_exchange(

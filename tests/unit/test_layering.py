@@ -45,6 +45,13 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.core",
         "amqp_broker.protocol",
     },
+    "amqp_broker.injection": {
+        "pamqp",
+        "amqp_broker.broker",
+        "amqp_broker.core",
+        "amqp_broker.errors",
+        "amqp_broker.protocol",
+    },
     "amqp_broker.server": {
         "trio",
         "amqp_broker.store",
