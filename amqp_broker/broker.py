@@ -297,6 +297,15 @@ class Broker:
             if conn.channels.get(channel.number) is channel:
                 self._send_confirms(conn, channel)
 
+    def start(self, now: float) -> None:
+        """Serving starts at `now` on the caller's clock. Queues and messages recovered from the
+        store were created at time 0: their TTLs and x-expires count from now instead."""
+        offset, self.now = now - self.now, now
+        for vhost in self.vhosts.values():
+            for queue in vhost.queues.values():
+                queue.shift_clock(offset)
+                self.deadlines.set(queue, queue.next_deadline())
+
     def _durable_change(self, vhost: VirtualHost) -> None:
         """A definition in `vhost` changed: the store rewrites its durable definitions."""
         if self.store is not None and self.vhosts.get(vhost.name) is vhost:

@@ -113,6 +113,7 @@ class BrokerServer:
         self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
     ) -> None:
         try:
+            self.broker.start(trio.current_time())
             listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
             sockname = listeners[0].socket.getsockname()
             self.address = BoundAddress(sockname[0], sockname[1])

@@ -268,6 +268,13 @@ class Queue:
 
     # ---- time --------------------------------------------------------------------------------
 
+    def shift_clock(self, offset: float) -> None:
+        """The broker's clock was restarted (recovery from disk): keep deadlines relative."""
+        self.last_used += offset
+        for entry in self.ready_messages():
+            if entry.expires_at is not None:
+                entry.expires_at += offset
+
     def touch(self, now: float) -> None:
         """The queue was used (declare, basic.get, consume): x-expires counts from here."""
         self.last_used = now

@@ -22,6 +22,10 @@ from amqp_broker.store.directory import StoreError
 
 _MAGIC = b"AMQPDEFS"
 _HEADER = struct.Struct("<8sII")  # magic, payload length, CRC-32 of the payload
+_LENGTH = struct.Struct("<I")
+# Record kinds in a vhost's definitions: its name first, then exchanges, queues, bindings.
+_VHOST, _EXCHANGE, _QUEUE, _BINDING = b"V", b"E", b"Q", b"B"
+_BUILT_IN = {*PREDECLARED, "amq.rabbitmq.trace"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,62 +78,99 @@ def _table_safe(value: Any) -> Any:
     return value
 
 
-def encode_vhost(vhost: VirtualHost, queue_ids: dict[str, int]) -> bytes:
-    """The durable definitions of one vhost; queue_ids maps durable queue names to store ids."""
-    durable_exchanges = {
-        name for name, exchange in vhost.exchanges.items() if exchange.durable and name
-    }
-    exchanges = [
-        {
-            "name": exchange.name,
-            "type": exchange.type_name,
-            "auto_delete": exchange.auto_delete,
-            "internal": exchange.internal,
-            "arguments": exchange.arguments,
+class DefinitionsEncoder:
+    """Encodes vhosts' durable definitions, one record per exchange, queue and binding.
+
+    Declared entities never change, so each record is encoded once and reused while the entity
+    exists: re-encoding a vhost after one more declare costs a lookup per entity, not a pamqp
+    encoding of everything (which made declaring n queues cost O(n^2) encodings).
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, dict[object, bytes]] = {}  # per vhost: entity -> record
+
+    def forget(self, vhost_name: str) -> None:
+        self._records.pop(vhost_name, None)
+
+    def encode_vhost(self, vhost: VirtualHost, queue_ids: dict[str, int]) -> bytes:
+        """The durable definitions of one vhost; queue_ids maps durable queue names to ids."""
+        previous = self._records.get(vhost.name, {})
+        current: dict[object, bytes] = {}
+        self._records[vhost.name] = current
+
+        def record(key: object, kind: bytes, build: Any) -> bytes:
+            encoded = previous.get(key)
+            if encoded is None:
+                table = bytes(encode.field_table(_table_safe(build())))
+                encoded = kind + _LENGTH.pack(len(table)) + table
+            current[key] = encoded
+            return encoded
+
+        durable_exchanges = {
+            name for name, exchange in vhost.exchanges.items() if exchange.durable and name
         }
-        for exchange in vhost.exchanges.values()
-        if exchange.name in durable_exchanges
-        and exchange.name not in PREDECLARED
-        and exchange.name != "amq.rabbitmq.trace"
-    ]
-    queues = [
-        {
-            "name": queue.name,
-            "id": queue_ids[queue.name],
-            "auto_delete": queue.auto_delete,
-            "arguments": queue.arguments,
-        }
-        for queue in vhost.queues.values()
-        if queue.name in queue_ids
-    ]
-    bindings = []
-    for source in vhost.exchanges.values():
-        if source.name not in durable_exchanges:
-            continue
-        for binding in source.table.bindings():
-            kind, destination = binding.destination
-            durable = (
-                destination in queue_ids if kind == QUEUE else destination in durable_exchanges
-            )
-            if durable:
-                bindings.append(
-                    {
-                        "source": source.name,
-                        "kind": kind,
-                        "destination": destination,
-                        "routing_key": binding.routing_key,
-                        "arguments": binding.arguments_dict(),
-                    }
+        parts = [_VHOST + _record_bytes({"name": vhost.name})]
+        for exchange in vhost.exchanges.values():
+            if exchange.name in durable_exchanges and exchange.name not in _BUILT_IN:
+                parts.append(
+                    record(
+                        exchange,
+                        _EXCHANGE,
+                        lambda e=exchange: {
+                            "name": e.name,
+                            "type": e.type_name,
+                            "auto_delete": e.auto_delete,
+                            "internal": e.internal,
+                            "arguments": e.arguments,
+                        },
+                    )
                 )
-    table = {"name": vhost.name, "exchanges": exchanges, "queues": queues, "bindings": bindings}
-    return bytes(encode.field_table(_table_safe(table)))
+        for queue in vhost.queues.values():
+            queue_id = queue_ids.get(queue.name)
+            if queue_id is not None:
+                parts.append(
+                    record(
+                        queue,
+                        _QUEUE,
+                        lambda q=queue, i=queue_id: {
+                            "name": q.name,
+                            "id": i,
+                            "auto_delete": q.auto_delete,
+                            "arguments": q.arguments,
+                        },
+                    )
+                )
+        for source in vhost.exchanges.values():
+            if source.name not in durable_exchanges:
+                continue
+            for binding in source.table.bindings():
+                kind, destination = binding.destination
+                durable = destination in (queue_ids if kind == QUEUE else durable_exchanges)
+                if durable:
+                    parts.append(
+                        record(
+                            (source, binding),
+                            _BINDING,
+                            lambda s=source, b=binding: {
+                                "source": s.name,
+                                "kind": b.destination[0],
+                                "destination": b.destination[1],
+                                "routing_key": b.routing_key,
+                                "arguments": b.arguments_dict(),
+                            },
+                        )
+                    )
+        return b"".join(parts)
+
+
+def _record_bytes(table: dict[str, Any]) -> bytes:
+    encoded = bytes(encode.field_table(_table_safe(table)))
+    return _LENGTH.pack(len(encoded)) + encoded
 
 
 def encode_definitions(next_queue_id: int, vhosts: Iterable[bytes]) -> bytes:
-    payload = bytes(
-        encode.field_table(
-            {"next_queue_id": next_queue_id, "vhosts": [bytearray(item) for item in vhosts]}
-        )
+    payload = b"".join(
+        [_LENGTH.pack(next_queue_id), *(_LENGTH.pack(len(blob)) + blob for blob in vhosts)]
     )
     return _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
 
@@ -142,39 +183,58 @@ def decode_definitions(data: bytes) -> tuple[int, list[VhostDefinitions]]:
     payload = data[_HEADER.size : _HEADER.size + length]
     if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != checksum:
         raise StoreError("the definitions file is corrupt")
-    top = _decode_table(payload)
+    (next_queue_id,) = _LENGTH.unpack_from(payload)
+    position = _LENGTH.size
     vhosts = []
-    for blob in top["vhosts"]:
-        table = _decode_table(bytes(blob))
-        vhost = VhostDefinitions(str(table["name"]))
-        vhost.exchanges = [
-            ExchangeDefinition(
-                item["name"],
-                item["type"],
-                item["auto_delete"],
-                item["internal"],
-                dict(item["arguments"]),
-            )
-            for item in table["exchanges"]
-        ]
-        vhost.queues = [
-            QueueDefinition(item["name"], item["id"], item["auto_delete"], dict(item["arguments"]))
-            for item in table["queues"]
-        ]
-        vhost.bindings = [
-            BindingDefinition(
-                item["source"],
-                QUEUE if item["kind"] == QUEUE else EXCHANGE,
-                item["destination"],
-                item["routing_key"],
-                dict(item["arguments"]),
-            )
-            for item in table["bindings"]
-        ]
-        vhosts.append(vhost)
-    return int(top["next_queue_id"]), vhosts
+    while position < len(payload):
+        (size,) = _LENGTH.unpack_from(payload, position)
+        position += _LENGTH.size
+        vhosts.append(_decode_vhost(payload[position : position + size]))
+        position += size
+    return next_queue_id, vhosts
 
 
-def _decode_table(data: bytes) -> Any:
-    """A decoded field table; its shape is this module's own, so it is read without checks."""
-    return decode.field_table(data)[1]
+def _decode_vhost(blob: bytes) -> VhostDefinitions:
+    vhost: VhostDefinitions | None = None
+    position = 0
+    while position < len(blob):
+        kind = blob[position : position + 1]
+        (size,) = _LENGTH.unpack_from(blob, position + 1)
+        start = position + 1 + _LENGTH.size
+        item = decode.field_table(blob[start : start + size])[1]
+        position = start + size
+        if kind == _VHOST:
+            vhost = VhostDefinitions(str(item["name"]))
+            continue
+        if vhost is None:
+            raise StoreError("the definitions file is corrupt (a record before its vhost)")
+        table: Any = item
+        if kind == _EXCHANGE:
+            vhost.exchanges.append(
+                ExchangeDefinition(
+                    table["name"],
+                    table["type"],
+                    table["auto_delete"],
+                    table["internal"],
+                    dict(table["arguments"]),
+                )
+            )
+        elif kind == _QUEUE:
+            vhost.queues.append(
+                QueueDefinition(
+                    table["name"], table["id"], table["auto_delete"], dict(table["arguments"])
+                )
+            )
+        elif kind == _BINDING:
+            vhost.bindings.append(
+                BindingDefinition(
+                    table["source"],
+                    QUEUE if table["kind"] == QUEUE else EXCHANGE,
+                    table["destination"],
+                    table["routing_key"],
+                    dict(table["arguments"]),
+                )
+            )
+    if vhost is None:
+        raise StoreError("the definitions file is corrupt (a vhost without its name)")
+    return vhost

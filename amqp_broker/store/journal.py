@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from amqp_broker.core.message import Message
 from amqp_broker.core.queue import Queue
 from amqp_broker.core.vhost import VirtualHost
-from amqp_broker.store.definitions import encode_definitions, encode_vhost
+from amqp_broker.store.definitions import DefinitionsEncoder, encode_definitions
 from amqp_broker.store.directory import DataDirectory
 from amqp_broker.store.records import ACKED, DELIVERED, encode_ack, encode_record
 from amqp_broker.store.writer import StoreWriter
@@ -124,6 +124,7 @@ class DurableStore:
         self._removals: list[str] = []
         self._dirty: dict[str, VirtualHost | None] = {}  # vhost name -> vhost (None: deleted)
         self._encoded: dict[str, bytes] = {}  # vhost name -> its definitions as last encoded
+        self._encoder = DefinitionsEncoder()
 
     @property
     def has_work(self) -> bool:
@@ -191,8 +192,9 @@ class DurableStore:
             for name, vhost in self._dirty.items():
                 if vhost is None:
                     self._encoded.pop(name, None)
+                    self._encoder.forget(name)
                 else:
-                    self._encoded[name] = encode_vhost(vhost, _queue_ids(vhost))
+                    self._encoded[name] = self._encoder.encode_vhost(vhost, _queue_ids(vhost))
             batch.definitions = encode_definitions(self._next_queue_id, self._encoded.values())
         self._writes, self._removals, self._dirty = {}, [], {}
         return batch

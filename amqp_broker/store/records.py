@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 
 RECORD_HEADER = struct.Struct("<II")
 _LENGTHS = struct.Struct("<BB")
@@ -23,14 +22,6 @@ ACKED = 1
 DELIVERED = 2
 _SEED = 0x414D5150  # "AMQP"
 _MIN_PAYLOAD = _LENGTHS.size + _PROPERTIES_LENGTH.size
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    exchange: str
-    routing_key: str
-    properties_raw: bytes
-    body: bytes
 
 
 def encode_record(exchange: str, routing_key: str, properties_raw: bytes, body: bytes) -> bytes:
@@ -50,45 +41,44 @@ def encode_record(exchange: str, routing_key: str, properties_raw: bytes, body: 
     return RECORD_HEADER.pack(len(payload), zlib.crc32(payload, _SEED)) + payload
 
 
-def decode_payload(payload: bytes) -> StoredMessage:
-    """Raises ValueError for a payload whose lengths do not add up (a bug or a corrupt store)."""
-    exchange_length, key_length = _LENGTHS.unpack_from(payload)
-    position = _LENGTHS.size
-    exchange = payload[position : position + exchange_length].decode("utf-8")
+def decode_record(data: bytes, start: int, end: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """(exchange, routing key, properties, body) of the payload at data[start:end], as bytes
+    (recovery decodes the names once per distinct value). Raises ValueError when the lengths
+    inside do not add up, which the checksum makes a bug rather than a torn write."""
+    exchange_length, key_length = _LENGTHS.unpack_from(data, start)
+    position = start + _LENGTHS.size
+    exchange = data[position : position + exchange_length]
     position += exchange_length
-    routing_key = payload[position : position + key_length].decode("utf-8")
+    routing_key = data[position : position + key_length]
     position += key_length
-    if position + _PROPERTIES_LENGTH.size > len(payload):
+    if position + _PROPERTIES_LENGTH.size > end:
         raise ValueError("record payload truncated")
-    (properties_length,) = _PROPERTIES_LENGTH.unpack_from(payload, position)
+    (properties_length,) = _PROPERTIES_LENGTH.unpack_from(data, position)
     position += _PROPERTIES_LENGTH.size
-    if position + properties_length > len(payload):
+    if position + properties_length > end:
         raise ValueError("record payload truncated")
-    properties_raw = payload[position : position + properties_length]
-    body = payload[position + properties_length :]
-    return StoredMessage(exchange, routing_key, properties_raw, body)
+    properties = data[position : position + properties_length]
+    return exchange, routing_key, properties, data[position + properties_length : end]
 
 
-def scan_segment(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
-    """The intact records of a segment as (offset, payload), and the length they cover.
-
-    Everything after the first incomplete or corrupt record is the torn tail.
-    """
-    records: list[tuple[int, bytes]] = []
+def scan_segment(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+    """The intact records of a segment as (offset, payload start, payload end), and the length
+    they cover. Everything after the first incomplete or corrupt record is the torn tail."""
+    records: list[tuple[int, int, int]] = []
     position = 0
     end = len(data)
     view = memoryview(data)
     header = RECORD_HEADER.size
+    unpack = RECORD_HEADER.unpack_from
+    crc32 = zlib.crc32
     while position + header <= end:
-        length, checksum = RECORD_HEADER.unpack_from(data, position)
+        length, checksum = unpack(data, position)
         start = position + header
-        if length < _MIN_PAYLOAD or start + length > end:
+        stop = start + length
+        if length < _MIN_PAYLOAD or stop > end or crc32(view[start:stop], _SEED) != checksum:
             break
-        payload = bytes(view[start : start + length])
-        if zlib.crc32(payload, _SEED) != checksum:
-            break
-        records.append((position, payload))
-        position = start + length
+        records.append((position, start, stop))
+        position = stop
     return records, position
 
 

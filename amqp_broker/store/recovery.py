@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pamqp.commands import Basic
 
+from amqp_broker.core.expiry import parse_expiration
 from amqp_broker.core.message import Message
 from amqp_broker.core.vhost import VirtualHost
 from amqp_broker.errors import AMQPError
@@ -28,7 +29,7 @@ from amqp_broker.protocol.codec import decode_content_header
 from amqp_broker.store.definitions import VhostDefinitions, decode_definitions
 from amqp_broker.store.directory import DataDirectory
 from amqp_broker.store.journal import QUEUES_DIR, DurableStore
-from amqp_broker.store.records import decode_payload, scan_acks, scan_segment
+from amqp_broker.store.records import decode_record, scan_acks, scan_segment
 from amqp_broker.store.writer import DEFINITIONS_FILE
 
 log = logging.getLogger("amqp_broker.store")
@@ -38,9 +39,10 @@ _CONTENT_HEADER = struct.Struct(">HHQ")
 
 @dataclass(slots=True)
 class RecoveredQueue:
-    """A queue's live records as (locator, payload, delivered), and where writing resumes."""
+    """A queue's live records, and where writing resumes. A record is (locator, whether it was
+    delivered, and its segment's bytes with the payload's start and end in them)."""
 
-    records: list[tuple[int, bytes, bool]] = field(default_factory=list)
+    records: list[tuple[int, bool, bytes, int, int]] = field(default_factory=list)
     live: dict[int, int] = field(default_factory=dict)
     next_segment: int = 1
 
@@ -69,11 +71,13 @@ def read_queue(directory: Path) -> RecoveredQueue:
             acked, delivered, ack_intact = scan_acks(ack_data)
             if ack_intact < len(ack_data):
                 _truncate(ack_file, ack_intact, "ack entry")
-        live = [(offset, payload) for offset, payload in records if offset not in acked]
+        live = [record for record in records if record[0] not in acked]
         if live:
             recovered.live[segment] = len(live)
+            base = segment << 32
             recovered.records.extend(
-                (segment << 32 | offset, payload, offset in delivered) for offset, payload in live
+                (base | offset, offset in delivered, data, start, end)
+                for offset, start, end in live
             )
         else:
             segment_file.unlink()
@@ -140,7 +144,9 @@ def _restore_vhost(store: DurableStore, stored: VhostDefinitions, vhost: Virtual
             log.error(
                 "cannot restore exchange %r in vhost %r: %s", exchange.name, vhost.name, error
             )
-    properties_cache: dict[bytes, Basic.Properties] = {}
+    # Recovered messages mostly share a few property lists and names: decode each once.
+    properties_cache: dict[bytes, tuple[Basic.Properties, int | None]] = {}
+    names: dict[bytes, str] = {}
     for definition in stored.queues:
         queue = vhost.declare_queue(
             definition.name,
@@ -150,22 +156,22 @@ def _restore_vhost(store: DurableStore, stored: VhostDefinitions, vhost: Virtual
             arguments=definition.arguments,
         )
         recovered = read_queue(store.directory.path / QUEUES_DIR / str(definition.queue_id))
-        for locator, payload, delivered in recovered.records:
-            stored_message = decode_payload(payload)
-            raw = stored_message.properties_raw
-            properties = properties_cache.get(raw)
-            if properties is None:
-                header = _CONTENT_HEADER.pack(60, 0, len(stored_message.body)) + raw
+        for locator, delivered, data, start, end in recovered.records:
+            exchange_raw, key_raw, raw, body = decode_record(data, start, end)
+            decoded = properties_cache.get(raw)
+            if decoded is None:
+                header = _CONTENT_HEADER.pack(60, 0, len(body)) + raw
                 properties = decode_content_header(header).properties
-                if len(properties_cache) < 1024:
-                    properties_cache[raw] = properties
-            message = Message(
-                stored_message.exchange,
-                stored_message.routing_key,
-                raw,
-                properties,
-                stored_message.body,
-            )
+                decoded = (properties, parse_expiration(properties.expiration))
+                if len(properties_cache) < 4096:
+                    properties_cache[raw] = decoded
+            exchange_name = names.get(exchange_raw)
+            if exchange_name is None:
+                exchange_name = names[exchange_raw] = exchange_raw.decode("utf-8")
+            key = names.get(key_raw)
+            if key is None:
+                key = names[key_raw] = key_raw.decode("utf-8")
+            message = Message(exchange_name, key, raw, decoded[0], body, ttl=decoded[1])
             entry = queue.publish(message)
             entry.stored = locator
             entry.redelivered = delivered

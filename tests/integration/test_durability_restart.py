@@ -161,3 +161,14 @@ def test_zero_filled_tail_after_power_loss_is_ignored(data_dir: str) -> None:
     segment.write_bytes(segment.read_bytes() + bytes(4096))
     with broker_on(data_dir) as broker:
         assert [body for _, _, body in drain(broker.url, "z")] == [b"kept"]
+
+
+def test_message_ttl_counts_from_the_restart_not_from_a_stale_clock(data_dir: str) -> None:
+    with broker_on(data_dir) as broker:
+        connection = connect(broker.url)
+        channel = connection.channel()
+        channel.queue_declare("ttl", durable=True, arguments={"x-message-ttl": 60_000})
+        channel.basic_publish("", "ttl", b"fresh", PERSISTENT)
+        connection.close()
+    with broker_on(data_dir) as broker:
+        assert [body for _, _, body in drain(broker.url, "ttl")] == [b"fresh"]

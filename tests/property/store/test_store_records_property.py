@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from amqp_broker.store.records import (
     ACKED,
     DELIVERED,
-    decode_payload,
+    decode_record,
     encode_ack,
     encode_record,
     scan_acks,
@@ -33,15 +33,16 @@ def test_a_cut_segment_yields_exactly_the_whole_records_before_the_cut(
     whole = [index for index, end in enumerate(ends) if end <= cut]
     assert len(found) == len(whole)
     assert intact == (ends[whole[-1]] if whole else 0)
-    for (offset, payload), index in zip(found, whole, strict=True):
+    for (offset, start, end), index in zip(found, whole, strict=True):
         assert offset == ends[index] - len(records[index])
-        decoded = decode_payload(payload)
-        assert (
-            decoded.exchange,
-            decoded.routing_key,
-            decoded.properties_raw,
-            decoded.body,
-        ) == stored[index]
+        exchange, routing_key, properties, body = decode_record(segment, start, end)
+        expected_exchange, expected_key, expected_properties, expected_body = stored[index]
+        assert (exchange.decode(), routing_key.decode(), properties, body) == (
+            expected_exchange,
+            expected_key,
+            expected_properties,
+            expected_body,
+        )
 
 
 @given(messages.filter(bool), st.data())
