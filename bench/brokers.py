@@ -98,12 +98,14 @@ def our_broker_has_store() -> bool:
 class OurBroker:
     name = "ours"
 
-    def __init__(self, data_dir: str | None = None) -> None:
+    def __init__(self, data_dir: str | None = None, fsync: str = "always") -> None:
         port = free_port()
         command = [sys.executable, "-m", "amqp_broker", "--port", str(port), "--log-level", "error"]
         self.durable_confirms = data_dir is not None
         if data_dir is not None:
-            command += ["--data-dir", data_dir]
+            command += ["--data-dir", data_dir, "--fsync", fsync]
+        else:
+            command.append("--in-memory")  # the CLI's default is the per-user data directory
         started = time.monotonic()
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO

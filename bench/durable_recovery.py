@@ -2,7 +2,7 @@
 # with the broker's own store, then the broker is started on that data directory: in-process
 # (Broker construction, which reads everything back) and as the CLI (until it listens).
 #
-#   python bench/durable_recovery.py [--messages 1000000] [--size 16]
+#   .venv/bin/python -m bench.durable_recovery [--messages 1000000] [--size 16]
 from __future__ import annotations
 
 import argparse

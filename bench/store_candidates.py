@@ -4,7 +4,7 @@
 # (one fsync per batch, as confirms would wait for), acks them all, and reads back a full queue as
 # recovery would. Prints messages/s and milliseconds; docs/performance.md keeps the numbers.
 #
-#   python bench/store_candidates.py [--messages 200000] [--batch 100] [--recover 1000000]
+#   .venv/bin/python -m bench.store_candidates [--messages 200000] [--batch 100] [--recover 1000000]
 from __future__ import annotations
 
 import argparse
