@@ -114,6 +114,10 @@ class Broker:
             )
         # Confirm-mode channels with persistent publishes waiting for the store's fsync.
         self._awaiting_durable: dict[ChannelState, ClientConnection] = {}
+        # Totals since start for /metrics and the management API: plain ints, cheap to bump.
+        self.messages_published = 0
+        self.messages_delivered = 0
+        self.messages_acknowledged = 0
         self.connections: dict[int, ClientConnection] = {}
         self._numbers = itertools.count(1)
         self._dirty: set[ClientConnection] = set()
@@ -640,10 +644,7 @@ class Broker:
             arguments=method.arguments,
             now=self.now,
         )
-        if self.store is not None and queue.journal is None and is_durable_queue(queue):
-            self.store.attach(queue)
-            self._durable_change(vhost)
-        self._dispatch(queue)  # expired heads go, and x-expires counts from this declare
+        self._queue_declared(vhost, queue)
         if not method.nowait:
             declare_ok = make_method(
                 commands.Queue.DeclareOk,
@@ -652,6 +653,12 @@ class Broker:
                 consumer_count=len(queue.consumers),
             )
             self._send(conn, channel.number, declare_ok)
+
+    def _queue_declared(self, vhost: VirtualHost, queue: Queue) -> None:
+        if self.store is not None and queue.journal is None and is_durable_queue(queue):
+            self.store.attach(queue)
+            self._durable_change(vhost)
+        self._dispatch(queue)  # expired heads go, and x-expires counts from this declare
 
     def _declare_reply_queue(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Declare
@@ -698,8 +705,7 @@ class Broker:
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
         vhost.check_exclusive_access(queue, conn)
-        count = queue.purge()
-        self._dispatch(queue)
+        count = self.purge_queue(queue)
         if not method.nowait:
             self._send(conn, channel.number, commands.Queue.PurgeOk(message_count=count))
 
@@ -808,6 +814,7 @@ class Broker:
             self._dispatch(queue)  # dead-letters what expired on the way, reschedules
             return
         tag = channel.deliver(queue, entry, None, no_ack=method.no_ack)
+        self.messages_delivered += 1
         message = entry.message
         conn.protocol.send_content(
             channel.number,
@@ -827,6 +834,7 @@ class Broker:
 
     def _basic_ack(self, conn: ClientConnection, channel: ChannelState, method: Basic.Ack) -> None:
         settled = channel.settle(method.delivery_tag, method.multiple, 60, 80)
+        self.messages_acknowledged += len(settled)
         self._settle(channel, settled, None)
 
     def _basic_reject(
@@ -970,6 +978,7 @@ class Broker:
     def route_message(self, vhost: VirtualHost, message: Message) -> tuple[list[Queue], bool]:
         """Route a message from its exchange into every queue it reaches and deliver what can
         be; returns those queues (empty: unroutable) and whether some queue refused it."""
+        self.messages_published += 1
         exchange = vhost.exchanges.get(message.exchange)
         queues: list[Queue]
         if exchange is None:
@@ -1125,6 +1134,7 @@ class Broker:
         owner = channel.owner
         assert isinstance(owner, ClientConnection)
         tag = channel.deliver(queue, entry, consumer, no_ack=consumer.no_ack)
+        self.messages_delivered += 1
         message = entry.message
         owner.protocol.send_content(
             channel.number,
@@ -1167,6 +1177,102 @@ class Broker:
             message.body,
         )
         self._dirty.add(owner)
+
+    # ---- operations without an AMQP channel (the management API) ---------------------------
+
+    def declare_exchange(
+        self,
+        vhost: VirtualHost,
+        name: str,
+        type_name: str,
+        *,
+        durable: bool,
+        auto_delete: bool,
+        internal: bool,
+        arguments: dict[str, Any],
+    ) -> None:
+        """exchange.declare's checks and effects; raises AMQPError as the method would."""
+        vhost.declare_exchange(
+            name,
+            type_name,
+            durable=durable,
+            auto_delete=auto_delete,
+            internal=internal,
+            arguments=arguments,
+        )
+        if durable:
+            self._durable_change(vhost)
+
+    def delete_exchange(self, vhost: VirtualHost, name: str, if_unused: bool) -> None:
+        vhost.delete_exchange(name, if_unused)
+        self._durable_change(vhost)
+
+    def declare_queue(
+        self,
+        vhost: VirtualHost,
+        name: str,
+        *,
+        durable: bool,
+        auto_delete: bool,
+        arguments: dict[str, Any],
+    ) -> Queue:
+        """queue.declare without an owning connection (so never exclusive)."""
+        queue = vhost.declare_queue(
+            name,
+            owner=None,
+            durable=durable,
+            auto_delete=auto_delete,
+            arguments=arguments,
+            now=self.now,
+        )
+        self._queue_declared(vhost, queue)
+        return queue
+
+    def change_binding(
+        self,
+        vhost: VirtualHost,
+        source: str,
+        destination: tuple[str, str],
+        *,
+        routing_key: str,
+        arguments: dict[str, Any],
+        bind: bool,
+    ) -> None:
+        """queue.bind/exchange.bind (bind=True) or their unbinds, without a connection."""
+        change = vhost.bind if bind else vhost.unbind
+        change(source, destination, routing_key, arguments, None)
+        self._durable_change(vhost)
+
+    def take_messages(self, queue: Queue, count: int) -> list[QueuedMessage]:
+        """basic.get up to `count` times for the management API's get; every message taken
+        must then go to settle_taken(), in the same broker step."""
+        queue.touch(self.now)
+        taken: list[QueuedMessage] = []
+        while len(taken) < count and (entry := queue.pop(self.now)) is not None:
+            taken.append(entry)
+        self.messages_delivered += len(taken)
+        return taken
+
+    def settle_taken(self, queue: Queue, taken: list[QueuedMessage], requeue: bool) -> None:
+        """Requeue taken messages (redelivered, in their original places) or drop them as
+        acked."""
+        for entry in taken:
+            if requeue and not queue.deleted:
+                queue.requeue(entry)
+            else:
+                queue.remove(entry, Removal.ACKED)
+        self._dispatch(queue)
+
+    def purge_queue(self, queue: Queue) -> int:
+        """Drop a queue's ready messages (unacked ones stay with their consumers)."""
+        count = queue.purge()
+        self._dispatch(queue)
+        return count
+
+    def delete_queue(self, vhost: VirtualHost, queue: Queue) -> int:
+        """Delete a queue as queue.delete does (its consumers are cancelled); returns the
+        ready messages dropped."""
+        return self._delete_queue(vhost, queue)
 
     # ---- shutdown ----------------------------------------------------------------------------
 

@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="always: confirm persistent messages only after fsync (survives power loss); "
         "never: skip fsync (survives a crash of the broker, not of the machine)",
     )
+    parser.add_argument(
+        "--management-port",
+        type=int,
+        default=None,
+        help="serve RabbitMQ's management HTTP API and /metrics on this port (0: any free)",
+    )
+    parser.add_argument(
+        "--management-host", default="127.0.0.1", help="address of the management listener"
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -65,6 +74,14 @@ async def run(config: BrokerConfig) -> None:
         async with trio.open_nursery() as nursery:
             address = await nursery.start(server.run)
             print(f"amqp-broker {__version__} listening on {address.url}", flush=True)
+            if config.management_port is not None:
+                # Imported only when asked for: the HTTP stack adds ~0.3 s to start-up.
+                from amqp_broker.management import serve_management  # noqa: PLC0415
+
+                http = await nursery.start(
+                    serve_management, server, config.management_port, config.management_host
+                )
+                print(f"amqp-broker management API on {http.url}/api/", flush=True)
             async for _ in signals:
                 logging.getLogger("amqp_broker").info("shutting down")
                 await server.shutdown()
@@ -84,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         heartbeat=args.heartbeat,
         data_dir=data_dir,
         fsync=args.fsync,
+        management_port=args.management_port,
+        management_host=args.management_host,
     )
     try:
         trio.run(run, config)

@@ -68,6 +68,10 @@ class BrokerConfig:
     memory_high_watermark: int = 512 * 1024 * 1024
     # How long to wait for Close-Ok after the server sent Connection.Close.
     close_timeout: float = 3.0
+    # The management HTTP API (RabbitMQ's paths) and /metrics: off unless a port is given (0 picks
+    # a free one). It listens on loopback unless told otherwise.
+    management_port: int | None = None
+    management_host: str = "127.0.0.1"
     # Where durable definitions and persistent messages live (docs/durability.md). None keeps
     # everything in memory: the embedding API and the pytest fixtures leave nothing behind.
     data_dir: str | None = None

@@ -102,6 +102,11 @@ class BrokerServer:
         self._handshaking: dict[ClientConnection, trio.CancelScope] = {}
         self._store_waker = _Waker()
         self.address: BoundAddress | None = None
+        # Set when run() returns, so services beside the broker (the management API) stop too.
+        self.stopped = trio.Event()
+        # Socket totals for /metrics: plain ints, bumped once per read or write.
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
         self._sockets: dict[ClientConnection, tuple[trio.SocketStream, trio.CancelScope]] = {}
@@ -127,6 +132,7 @@ class BrokerServer:
                     task_status.started(self.address)
         finally:
             self.broker.close()  # the store's last batch, then the data directory is released
+            self.stopped.set()
 
     async def _store_writer(self, store: DurableStore) -> None:
         while True:
@@ -296,6 +302,7 @@ class BrokerServer:
                 data = await stream.receive_some(READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
+            self.bytes_received += len(data)
             self._guard(conn, self.broker.receive, conn, data, trio.current_time())
             if not data:
                 break
@@ -318,6 +325,7 @@ class BrokerServer:
                     await stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     break
+                self.bytes_sent += len(data)
                 self._guard(conn, self.broker.output_drained, conn)
                 continue
             if conn.protocol.closed or conn.gone:

@@ -58,13 +58,39 @@ def vhost_url(
     return f"amqp://{user}:{password}@{host}:{address.port}/{quoted}"
 
 
+async def _start_management(nursery: trio.Nursery, server: BrokerServer) -> str | None:
+    """Start the management API beside the server when its config gives a management_port;
+    returns the API's base URL (http://127.0.0.1:PORT), or None. It stops with the server."""
+    config = server.config
+    if config.management_port is None:
+        return None
+    # Imported only when asked for: the HTTP stack adds ~0.3 s to start-up.
+    from amqp_broker.management import serve_management  # noqa: PLC0415
+
+    address = await nursery.start(
+        serve_management, server, config.management_port, config.management_host
+    )
+    return str(address.url)
+
+
+def _management_port(url: str | None) -> int | None:
+    return int(url.rsplit(":", 1)[1]) if url is not None else None
+
+
 class RunningBroker(BrokerControls):
     """A broker serving in this trio run: its address, URL, the Broker itself, and the test
     controls, called directly (this is the broker's thread)."""
 
-    def __init__(self, server: BrokerServer, address: BoundAddress, nursery: trio.Nursery) -> None:
+    def __init__(
+        self,
+        server: BrokerServer,
+        address: BoundAddress,
+        nursery: trio.Nursery,
+        management_url: str | None = None,
+    ) -> None:
         self._nursery = nursery
         self._serve(server, address)
+        self.management_url = management_url  # set when config.management_port is given
 
     def _serve(self, server: BrokerServer, address: BoundAddress) -> None:
         self.server = server
@@ -107,9 +133,14 @@ class RunningBroker(BrokerControls):
         port and config: what a real restart keeps (durable state, given a data directory)
         is kept; everything in memory is gone."""
         await self.server.shutdown(grace=1.0)
-        config = dataclasses.replace(self.server.config, port=self.port)
+        config = dataclasses.replace(
+            self.server.config,
+            port=self.port,
+            management_port=_management_port(self.management_url),
+        )
         server = BrokerServer(config)
         self._serve(server, await self._nursery.start(server.run))
+        self.management_url = await _start_management(self._nursery, server)
 
 
 @asynccontextmanager
@@ -117,7 +148,9 @@ async def open_broker(config: BrokerConfig | None = None) -> AsyncIterator[Runni
     """Serve a broker on an ephemeral port for the duration of the block (trio code)."""
     server = BrokerServer(_test_config(config))
     async with trio.open_nursery() as nursery:
-        running = RunningBroker(server, await nursery.start(server.run), nursery)
+        address = await nursery.start(server.run)
+        management_url = await _start_management(nursery, server)
+        running = RunningBroker(server, address, nursery, management_url)
         try:
             yield running
         finally:
@@ -144,6 +177,7 @@ class BrokerThread(BrokerControls):
         self._token: trio.lowlevel.TrioToken | None = None
         self._error: BaseException | None = None
         self.address: BoundAddress | None = None
+        self.management_url: str | None = None  # set when config.management_port is given
         # Bumped on the broker's thread after each change; waiters in other threads watch it.
         self._changes = threading.Condition()
         self._version = 0
@@ -185,6 +219,7 @@ class BrokerThread(BrokerControls):
         self._token = trio.lowlevel.current_trio_token()
         async with trio.open_nursery() as nursery:
             self.address = await nursery.start(self._server.run)
+            self.management_url = await _start_management(nursery, self._server)
             self._started.set()
 
     def _run(self) -> None:
@@ -285,7 +320,9 @@ class BrokerThread(BrokerControls):
         is kept; everything in memory is gone."""
         port = self.port
         self.stop()
-        self.config = dataclasses.replace(self.config, port=port)
+        self.config = dataclasses.replace(
+            self.config, port=port, management_port=_management_port(self.management_url)
+        )
         self._new_server()
         self.start()
 

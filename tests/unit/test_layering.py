@@ -52,6 +52,24 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.errors",
         "amqp_broker.protocol",
     },
+    "amqp_broker.management": {
+        "trio",
+        "hypercorn",
+        "starlette",
+        "prometheus_client",
+        "pamqp",
+        "amqp_broker.broker",
+        "amqp_broker.inspection",
+        "amqp_broker.injection",
+        "amqp_broker.auth",
+        "amqp_broker.config",
+        "amqp_broker.server",
+        "amqp_broker.core",
+        "amqp_broker.protocol",
+        "amqp_broker.errors",
+        "amqp_broker.version",
+        "amqp_broker.management",
+    },
     "amqp_broker.server": {
         "trio",
         "amqp_broker.store",
@@ -81,7 +99,8 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            # "from amqp_broker import inspection" imports amqp_broker.inspection
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
