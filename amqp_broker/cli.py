@@ -24,6 +24,14 @@ def default_data_dir() -> Path:
     return Path(base) / "trio-amqp-broker"
 
 
+def _first_store_error(group: BaseExceptionGroup[BaseException]) -> StoreError | None:
+    """The StoreError inside the exception groups trio's nurseries wrap errors in, if any."""
+    matching: BaseException | None = group.subgroup(StoreError)
+    while isinstance(matching, BaseExceptionGroup):
+        matching = matching.exceptions[0]
+    return matching if isinstance(matching, StoreError) else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amqp-broker", description="An AMQP 0-9-1 broker that RabbitMQ clients talk to."
@@ -106,8 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         trio.run(run, config)
-    except StoreError as exc:
+    except StoreError as exc:  # the data directory could not be opened
         print(f"amqp-broker: {exc}", file=sys.stderr)
+        return 2
+    except BaseExceptionGroup as group:  # the store failed while serving
+        failure = _first_store_error(group)
+        if failure is None:
+            raise
+        print(f"amqp-broker: {failure}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"amqp-broker: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

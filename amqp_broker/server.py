@@ -28,7 +28,7 @@ from amqp_broker.broker import Broker, ClientConnection
 from amqp_broker.config import BrokerConfig
 from amqp_broker.errors import ReplyCode
 from amqp_broker.protocol.connection import ConnectionState
-from amqp_broker.store import DurableStore
+from amqp_broker.store import DurableStore, StoreError
 
 log = logging.getLogger("amqp_broker")
 T = TypeVar("T")
@@ -142,8 +142,19 @@ class BrokerServer:
                 continue
             # Shielded: a batch taken is always written (shutdown waits for it), never dropped
             # by a cancellation arriving between take_batch() and the thread starting.
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(store.writer.write, batch)
+            try:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(store.writer.write, batch)
+            except OSError as error:
+                # Nothing in this batch may be confirmed, and later batches could not be made
+                # durable either: stop the broker (clients lose their connections, and
+                # publishers resend what was not confirmed), as RabbitMQ does.
+                store.failed = True
+                log.critical("the durable store cannot write: %s", error)
+                raise StoreError(
+                    f"cannot write to data directory {store.directory.path}: "
+                    f"{error.strerror or error}"
+                ) from error
             store.durable_op = batch.op
             self.broker.store_durable(batch.op)
             self._wake_all()

@@ -118,6 +118,7 @@ class DurableStore:
         self.writer = StoreWriter(directory.path, fsync=fsync)
         self.segment_size = segment_size
         self.op = 0  # the last operation buffered
+        self.failed = False  # a write failed: nothing more is written
         self.durable_op = 0  # the last operation the writer has made durable
         self._next_queue_id = next_queue_id
         self._writes: dict[str, bytearray] = {}
@@ -202,7 +203,7 @@ class DurableStore:
     def flush(self) -> None:
         """Write everything buffered now, blocking (startup and shutdown only)."""
         batch = self.take_batch()
-        if batch is not None:
+        if batch is not None and not self.failed:
             self.writer.write(batch)
             self.durable_op = batch.op
 

@@ -28,7 +28,7 @@ from amqp_broker.errors import AMQPError
 from amqp_broker.protocol.codec import decode_content_header
 from amqp_broker.store.definitions import VhostDefinitions, decode_definitions
 from amqp_broker.store.directory import DataDirectory
-from amqp_broker.store.journal import QUEUES_DIR, DurableStore
+from amqp_broker.store.journal import DEFAULT_SEGMENT_SIZE, QUEUES_DIR, DurableStore
 from amqp_broker.store.records import decode_record, scan_acks, scan_segment
 from amqp_broker.store.writer import DEFINITIONS_FILE
 
@@ -94,6 +94,7 @@ def open_store(
     fsync: bool,
     vhosts: dict[str, VirtualHost],
     add_vhost: Callable[[str], VirtualHost],
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
 ) -> DurableStore:
     """Open the data directory at `path` and rebuild its durable state into the broker.
 
@@ -116,7 +117,9 @@ def open_store(
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 next_queue_id = max(next_queue_id, int(entry.name) + 1)
-        store = DurableStore(directory, fsync=fsync, next_queue_id=next_queue_id)
+        store = DurableStore(
+            directory, fsync=fsync, next_queue_id=next_queue_id, segment_size=segment_size
+        )
         for definitions in stored:
             vhost = vhosts.get(definitions.name) or add_vhost(definitions.name)
             _restore_vhost(store, definitions, vhost)

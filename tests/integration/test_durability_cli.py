@@ -77,3 +77,39 @@ def test_broker_process_restarts_on_its_data_dir(tmp_path: Path) -> None:
         method, _, body = connection.channel().basic_get("kept", auto_ack=True)
         connection.close()
     assert method is not None and body == b"hello"
+
+
+def test_store_write_failure_stops_the_broker_with_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amqp_broker", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ")[1].strip()
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("doomed", durable=True)
+        # the disk goes bad: the queue's directory can no longer be created
+        (data_dir / "queues").rmdir()
+        (data_dir / "queues").write_text("in the way")
+        try:
+            channel.basic_publish("", "doomed", b"x", pika.BasicProperties(delivery_mode=2))
+        except pika.exceptions.AMQPError:
+            pass  # the broker went away without confirming: correct
+        else:
+            raise AssertionError("a message the store could not write was confirmed")
+        assert process.wait(timeout=30) == 2
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        assert "Traceback" not in stderr
+        errors = [line for line in stderr.splitlines() if line.startswith("amqp-broker:")]
+        reason = "Not a directory"
+        assert errors == [f"amqp-broker: cannot write to data directory {data_dir}: {reason}"]
+    finally:
+        process.kill()
+        process.wait()
