@@ -154,6 +154,9 @@ class Broker:
     def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool:
         return self.users.authenticate(username, password, peer_is_loopback)
 
+    def authenticate_external(self, username: str, peer_is_loopback: bool) -> bool:
+        return self.users.authenticate_external(username, peer_is_loopback)
+
     def check_vhost_access(self, username: str, vhost: str) -> None:
         """RabbitMQ's checks at connection.open, in its order; each refusal is 530."""
         if vhost not in self.vhosts:

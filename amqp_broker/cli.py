@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ import trio
 
 from amqp_broker import __version__
 from amqp_broker.config import BrokerConfig
+from amqp_broker.config_file import load_config
 from amqp_broker.server import BrokerServer
 from amqp_broker.store import StoreError
 
@@ -36,15 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amqp-broker", description="An AMQP 0-9-1 broker that RabbitMQ clients talk to."
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=5672, help="port to listen on (0: any free)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML file: users, permissions, limits, TLS (flags win)"
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (0: any free; default 5672)")
     parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="logging verbosity",
     )
-    parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered, seconds")
+    parser.add_argument("--heartbeat", type=int, help="heartbeat offered, seconds (default 60)")
     storage = parser.add_mutually_exclusive_group()
     storage.add_argument(
         "--data-dir",
@@ -59,9 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fsync",
         choices=["always", "never"],
-        default="always",
-        help="always: confirm persistent messages only after fsync (survives power loss); "
-        "never: skip fsync (survives a crash of the broker, not of the machine)",
+        help="always (the default): confirm persistent messages only after fsync (survives "
+        "power loss); never: skip fsync (survives a crash of the broker, not of the machine)",
     )
     parser.add_argument(
         "--management-port",
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve RabbitMQ's management HTTP API and /metrics on this port (0: any free)",
     )
     parser.add_argument(
-        "--management-host", default="127.0.0.1", help="address of the management listener"
+        "--management-host", help="address of the management listener (default 127.0.0.1)"
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -102,15 +106,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    data_dir = None if args.in_memory else (args.data_dir or str(default_data_dir()))
-    config = BrokerConfig(
-        host=args.host,
-        port=args.port,
-        heartbeat=args.heartbeat,
-        data_dir=data_dir,
-        fsync=args.fsync,
-        management_port=args.management_port,
-        management_host=args.management_host,
+    try:
+        config = load_config(args.config) if args.config else BrokerConfig()
+    except (OSError, ValueError) as exc:
+        print(f"amqp-broker: bad --config: {exc}", file=sys.stderr)
+        return 2
+    if args.in_memory:
+        data_dir = None
+    else:
+        data_dir = args.data_dir or config.data_dir or str(default_data_dir())
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "heartbeat": args.heartbeat,
+        "fsync": args.fsync,
+        "management_port": args.management_port,
+        "management_host": args.management_host,
+    }
+    config = dataclasses.replace(
+        config, data_dir=data_dir, **{k: v for k, v in flags.items() if v is not None}
     )
     try:
         trio.run(run, config)
@@ -124,6 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"amqp-broker: {failure}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"amqp-broker: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"amqp-broker: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -56,6 +56,13 @@ class BrokerConfig:
     max_message_size: int = 128 * 1024 * 1024  # RabbitMQ's default; 406 at the content header
     max_queues_per_vhost: int = 100_000  # 406 on queue.declare
     max_exchanges_per_vhost: int = 10_000  # 406 on exchange.declare, predeclared ones included
+    # The amqps listener (TLS), opened when tls_certfile is set (docs/security.md).
+    tls_port: int = 5671
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None  # None: the key is in tls_certfile
+    tls_cafile: str | None = None  # CAs that client certificates must chain to
+    tls_verify_peer: bool = False  # ask clients for a certificate; offers EXTERNAL (CN = user)
+    tls_fail_if_no_peer_cert: bool = False  # refuse TLS clients without a certificate
     channel_max: int = 2047
     frame_max: int = 131072
     heartbeat: int = 60

@@ -29,6 +29,7 @@ from amqp_broker.config import BrokerConfig
 from amqp_broker.errors import ReplyCode
 from amqp_broker.protocol.connection import ConnectionState
 from amqp_broker.store import DurableStore, StoreError
+from amqp_broker.tls import common_name, server_context
 
 log = logging.getLogger("amqp_broker")
 T = TypeVar("T")
@@ -48,11 +49,12 @@ _HANDSHAKE = frozenset(
 class BoundAddress:
     host: str
     port: int
+    scheme: str = "amqp"  # "amqps" for the TLS listener
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"amqp://guest:guest@{host}:{self.port}/"
+        return f"{self.scheme}://guest:guest@{host}:{self.port}/"
 
 
 class _Waker:
@@ -107,6 +109,7 @@ class BrokerServer:
         # Socket totals for /metrics: plain ints, bumped once per read or write.
         self.bytes_received = 0
         self.bytes_sent = 0
+        self.tls_address: BoundAddress | None = None  # the amqps listener, when configured
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
         self._sockets: dict[ClientConnection, tuple[trio.SocketStream, trio.CancelScope]] = {}
@@ -119,9 +122,7 @@ class BrokerServer:
     ) -> None:
         try:
             self.broker.start(trio.current_time())
-            listeners = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
-            sockname = listeners[0].socket.getsockname()
-            self.address = BoundAddress(sockname[0], sockname[1])
+            address, listeners = await self._open_listeners()
             with trio.CancelScope() as scope:
                 self._cancel_scope = scope
                 async with trio.open_nursery() as nursery:
@@ -129,10 +130,29 @@ class BrokerServer:
                     if self.broker.store is not None:
                         nursery.start_soon(self._store_writer, self.broker.store)
                     nursery.start_soon(self._run_queue_timers)
-                    task_status.started(self.address)
+                    task_status.started(address)
         finally:
             self.broker.close()  # the store's last batch, then the data directory is released
             self.stopped.set()
+
+    async def _open_listeners(self) -> tuple[BoundAddress, list[trio.abc.Listener[Any]]]:
+        """The plain listener's address; the listeners, amqps too if a certificate is set."""
+        listeners: list[trio.abc.Listener[Any]] = []
+        tcp = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
+        listeners.extend(tcp)
+        sockname = tcp[0].socket.getsockname()
+        self.address = BoundAddress(sockname[0], sockname[1])
+        context = server_context(self.config)
+        if context is not None:
+            tls = await trio.open_ssl_over_tcp_listeners(
+                self.config.tls_port, context, host=self.config.host
+            )
+            listeners.extend(tls)
+            transport = tls[0].transport_listener
+            assert isinstance(transport, trio.SocketListener)
+            sockname = transport.socket.getsockname()
+            self.tls_address = BoundAddress(sockname[0], sockname[1], "amqps")
+        return self.address, listeners
 
     async def _store_writer(self, store: DurableStore) -> None:
         while True:
@@ -235,9 +255,10 @@ class BrokerServer:
         if wakers is not None:
             wakers.wake()
 
-    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+    async def _handle_stream(self, stream: trio.SocketStream | trio.SSLStream[Any]) -> None:
+        tcp = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
         try:
-            peer = stream.socket.getpeername()
+            peer = tcp.socket.getpeername()
             host = str(peer[0])
             peer_name = f"{host}:{peer[1]}"
         except OSError:
@@ -254,7 +275,7 @@ class BrokerServer:
         self._active += 1
         try:
             async with trio.open_nursery() as nursery:
-                self._sockets[conn] = (stream, nursery.cancel_scope)
+                self._sockets[conn] = (tcp, nursery.cancel_scope)
                 nursery.start_soon(self._reader, stream, conn, nursery.cancel_scope)
                 nursery.start_soon(self._writer, stream, conn, wakers.writer, nursery.cancel_scope)
                 nursery.start_soon(self._timer, conn, nursery.cancel_scope)
@@ -302,8 +323,13 @@ class BrokerServer:
             self._wake_all()
 
     async def _reader(
-        self, stream: trio.SocketStream, conn: ClientConnection, scope: trio.CancelScope
+        self,
+        stream: trio.SocketStream | trio.SSLStream[Any],
+        conn: ClientConnection,
+        scope: trio.CancelScope,
     ) -> None:
+        if isinstance(stream, trio.SSLStream) and not await _tls_handshake(stream, conn):
+            self._guard(conn, self.broker.receive, conn, b"", trio.current_time())
         while not conn.protocol.closed and not conn.gone:
             if conn.read_paused or conn.frozen:
                 # Blocked publisher (TCP back-pressure reaches the client) or frozen connection.
@@ -324,7 +350,7 @@ class BrokerServer:
 
     async def _writer(
         self,
-        stream: trio.SocketStream,
+        stream: trio.SocketStream | trio.SSLStream[Any],
         conn: ClientConnection,
         waker: _Waker,
         scope: trio.CancelScope,
@@ -358,6 +384,18 @@ class BrokerServer:
             now = trio.current_time()
             until = min(deadline if deadline is not None else math.inf, now + 1.0)
             await trio.sleep_until(max(until, now + 0.01))
+
+
+async def _tls_handshake(stream: trio.SSLStream[Any], conn: ClientConnection) -> bool:
+    """Finish the TLS handshake before any AMQP byte, so Connection.Start can offer EXTERNAL
+    when the client showed a verified certificate. The handshake timeout covers it."""
+    try:
+        await stream.do_handshake()
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        log.info("TLS handshake with %s failed: %s", conn.peer, exc.__cause__ or exc)
+        return False
+    conn.protocol.peer_identity = common_name(stream.getpeercert())
+    return True
 
 
 async def serve(

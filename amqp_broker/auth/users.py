@@ -97,6 +97,12 @@ class UserStore:
             return False
         return peer_is_loopback or not user.loopback_only
 
+    def authenticate_external(self, username: str, peer_is_loopback: bool) -> bool:
+        """A certificate already proved the identity: the user need only exist (and may be
+        loopback-only), as with RabbitMQ's EXTERNAL mechanism."""
+        user = self._users.get(username)
+        return user is not None and (peer_is_loopback or not user.loopback_only)
+
     # ---- permissions -------------------------------------------------------------------------
 
     def set_permissions(

@@ -57,6 +57,10 @@ class Authenticator(Protocol):
 
     def authenticate(self, username: str, password: str, peer_is_loopback: bool) -> bool: ...
 
+    def authenticate_external(self, username: str, peer_is_loopback: bool) -> bool:
+        """EXTERNAL: the TLS layer vouched for `username` (a verified certificate's CN)."""
+        ...
+
     def check_vhost_access(self, username: str, vhost: str) -> None:
         """Raise AMQPError (530 NOT_ALLOWED) if `username` may not open `vhost` now: it does
         not exist, the user has no permissions there, or a connection limit is reached."""
@@ -160,6 +164,9 @@ class AMQPConnection:
         self.settings = settings or ConnectionSettings()
         self._auth = authenticator
         self._peer_is_loopback = peer_is_loopback
+        # Set by the transport before any byte is fed: the user name a verified TLS client
+        # certificate names. When set, EXTERNAL is offered (RabbitMQ's rabbitmq_auth_mechanism_ssl).
+        self.peer_identity: str | None = None
         self.state = ConnectionState.AWAIT_HEADER
         self._reader = FrameReader(FRAME_MIN_SIZE)
         self._events: deque[Event] = deque()
@@ -262,7 +269,9 @@ class AMQPConnection:
                 version_major=0,
                 version_minor=9,
                 server_properties=server_properties(self.settings),
-                mechanisms="PLAIN AMQPLAIN",
+                mechanisms="PLAIN AMQPLAIN"
+                if self.peer_identity is None
+                else "EXTERNAL PLAIN AMQPLAIN",
                 locales="en_US",
             ),
         )
@@ -294,8 +303,13 @@ class AMQPConnection:
     def _on_start_ok(self, method: commands.Connection.StartOk) -> None:
         props = method.client_properties if isinstance(method.client_properties, dict) else {}
         self.client_properties = props
-        username, password = parse_credentials(method.mechanism or "", method.response or "")
-        if not self._auth.authenticate(username, password, self._peer_is_loopback):
+        if method.mechanism == "EXTERNAL" and self.peer_identity is not None:
+            username = self.peer_identity
+            accepted = self._auth.authenticate_external(username, self._peer_is_loopback)
+        else:
+            username, password = parse_credentials(method.mechanism or "", method.response or "")
+            accepted = self._auth.authenticate(username, password, self._peer_is_loopback)
+        if not accepted:
             capabilities = props.get("capabilities")
             if isinstance(capabilities, dict) and capabilities.get("authentication_failure_close"):
                 self._send_close(

@@ -29,6 +29,8 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.errors",
         "amqp_broker.store",
     },
+    "amqp_broker.tls": {"amqp_broker.config"},
+    "amqp_broker.config_file": {"amqp_broker.config", "amqp_broker.auth"},
     "amqp_broker.broker": {
         "pamqp",
         "amqp_broker.store",
@@ -77,6 +79,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.protocol",
         "amqp_broker.config",
         "amqp_broker.errors",
+        "amqp_broker.tls",
     },
 }
 STDLIB = set(__import__("sys").stdlib_module_names)

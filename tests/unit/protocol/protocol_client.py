@@ -30,6 +30,9 @@ class FakeAuthenticator:
         self.calls.append((username, password, peer_is_loopback))
         return username == "guest" and password == "guest" and peer_is_loopback
 
+    def authenticate_external(self, username: str, peer_is_loopback: bool) -> bool:
+        return username == "guest"
+
     def check_vhost_access(self, username: str, vhost: str) -> None:
         if vhost != "/":
             raise AMQPError(ReplyCode.NOT_ALLOWED, f"vhost {vhost} not found")
