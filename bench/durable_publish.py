@@ -82,7 +82,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()}")
     for label, fsync in (("fsync=always", "always"), ("fsync=never", "never"), ("in memory", "")):
         with tempfile.TemporaryDirectory() as data_dir:
-            broker = OurBroker(data_dir if fsync else None, fsync=fsync or "always")
+            broker = OurBroker(data_dir, fsync=fsync) if fsync else OurBroker(in_memory=True)
             try:
                 elapsed, latencies = publish(broker, args.messages, args.window, args.size)
             finally:

@@ -203,6 +203,21 @@ def consume_loop(
 # ---- the roles (child processes) --------------------------------------------------------------
 
 
+def _wait_enqueued(conn: WireConnection, queue: str, count: int) -> int:
+    """Poll the queue's depth until it holds `count` messages (or stops growing for 10 s):
+    RabbitMQ's queue.declare-ok may answer before every earlier publish reached the queue."""
+    held = -1
+    deadline = time.monotonic() + 10
+    while held < count and time.monotonic() < deadline:
+        declare_ok = conn.rpc(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        if declare_ok.message_count > held:
+            deadline = time.monotonic() + 10
+        held = declare_ok.message_count
+    return held
+
+
 def _publisher_main(
     address: Address,
     spec: PublisherSpec,
@@ -232,12 +247,7 @@ def _publisher_main(
         else:
             publish_loop(conn.sock, template, spec.count)
         if spec.count_queue:
-            declare_ok = conn.rpc(
-                1,
-                commands.Queue.Declare(queue=spec.count_queue, passive=True),
-                commands.Queue.DeclareOk,
-            )
-            result.queue_count = declare_ok.message_count
+            result.queue_count = _wait_enqueued(conn, spec.count_queue, spec.count)
         result.published = time.monotonic()
         conn.close()
     except Exception as exc:  # reported to the parent, which fails the scenario
