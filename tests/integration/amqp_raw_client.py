@@ -28,10 +28,17 @@ class RawClient:
     async def send_method(self, channel: int, method: Method) -> None:
         await self.send(frame.marshal(method, channel))
 
-    async def publish(self, channel: int, routing_key: str, body: bytes) -> None:
+    async def publish(
+        self,
+        channel: int,
+        routing_key: str,
+        body: bytes,
+        properties: commands.Basic.Properties | None = None,
+    ) -> None:
+        properties = properties or commands.Basic.Properties()
         await self.send(
             frame.marshal(commands.Basic.Publish(routing_key=routing_key), channel)
-            + frame.marshal(ContentHeader(0, len(body), commands.Basic.Properties()), channel)
+            + frame.marshal(ContentHeader(0, len(body), properties), channel)
             + frame.marshal(ContentBody(body), channel)
         )
 

@@ -154,3 +154,20 @@ def test_automatic_cycles_are_detected_rejections_break_them() -> None:
     assert not is_cycle("a", rejected_on_the_way.properties.headers)
     assert not is_cycle("a", None)
     assert not is_cycle("a", {"x-death": "not an array"})
+
+
+def test_wire_keeps_rabbitmq_key_order_and_long_counts() -> None:
+    copy = _die(_published(), "rejected", "q1", "q2")
+    assert list(_wire_headers(copy)["x-death"][0]) == list(FIRST)
+    assert b"\x05countl\x00\x00\x00\x00\x00\x00\x00\x01" in copy.properties_raw
+    twice = _die(_die(copy, "expired", "q2", "q1"), "rejected", "q1", "q2")
+    assert twice.properties_raw.count(b"\x05countl") == 2
+    assert b"\x05countl\x00\x00\x00\x00\x00\x00\x00\x02" in twice.properties_raw
+
+
+def test_the_original_message_is_left_alone() -> None:
+    # the same Message object may still sit in other queues the publish reached
+    original = _die(_published(), "rejected", "q1", "q2")
+    before = repr(original.properties.headers)
+    _die(_die(original, "rejected", "q1", "q2"), "expired", "q2", "q3")
+    assert repr(original.properties.headers) == before
