@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from amqp_broker import __version__
+from amqp_broker import __version__, ctl
 from amqp_broker.config import BrokerConfig
 from amqp_broker.config_file import load_config
 from amqp_broker.server import BrokerServer
@@ -36,7 +36,9 @@ def _first_store_error(group: BaseExceptionGroup[BaseException]) -> StoreError |
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="amqp-broker", description="An AMQP 0-9-1 broker that RabbitMQ clients talk to."
+        prog="amqp-broker",
+        description="An AMQP 0-9-1 broker that RabbitMQ clients talk to. "
+        "`amqp-broker ctl --help` lists the admin verbs.",
     )
     parser.add_argument(
         "--config", metavar="FILE", help="TOML file: users, permissions, limits, TLS (flags win)"
@@ -102,6 +104,9 @@ async def run(config: BrokerConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ctl"]:  # admin verbs: a client of the management API, not a server
+        return ctl.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -13,6 +13,7 @@ ALLOWED: dict[str, set[str]] = {
     "exchanges": {"exchanges"},
     "amqp_broker.errors": set(),
     "amqp_broker.version": set(),
+    "amqp_broker.ctl": set(),  # a client of the management API: standard library only
     "amqp_broker.protocol": {"pamqp", "amqp_broker.errors", "amqp_broker.protocol"},
     "amqp_broker.core": {
         "exchanges",
