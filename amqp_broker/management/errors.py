@@ -49,7 +49,4 @@ def from_amqp(error: AMQPError) -> ApiError:
         return not_authorised("Access refused.")
     if error.code is ReplyCode.NOT_FOUND:
         return ApiError(404, "not_found", error.detail)
-    if error.code is ReplyCode.COMMAND_INVALID and error.detail.startswith("unknown exchange type"):
-        # RabbitMQ's HTTP layer checks the type itself and words it differently.
-        return bad_request(error.detail.replace("unknown exchange type", "invalid exchange type"))
     return bad_request(error.detail)

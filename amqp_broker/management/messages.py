@@ -1,4 +1,5 @@
-# Messages over HTTP: publish to an exchange, get (peek) from a queue, purge a queue.
+# Messages over HTTP: publish to an exchange, get (peek) from a queue, purge a queue, and the
+# aliveness test (a message round trip).
 #
 # Rules kept here:
 # - Publishing goes through amqp_broker.injection.publish: the checks, routing and dispatch to
@@ -31,6 +32,7 @@ from amqp_broker.management.errors import ApiError, bad_request, not_found
 from amqp_broker.management.routing import NoContent, api_route, json_object, param
 from amqp_broker.management.topology import exchange_name, vhost_for_write
 
+ALIVENESS_QUEUE = "aliveness-test"
 REQUEUE_MODES = {
     "ack_requeue_true": True,
     "reject_requeue_true": True,
@@ -117,7 +119,23 @@ def routes(context: ManagementContext) -> list[Route]:
         broker.purge_queue(queue)
         return NoContent()
 
+    async def aliveness(request: Request, caller: Caller) -> Any:
+        """RabbitMQ's aliveness test: declare the queue "aliveness-test", publish a message to
+        it and get it back (the queue stays, as in RabbitMQ)."""
+        vhost = vhost_for_write(context, caller, param(request, "vhost"))
+        context.catch_up()
+        queue = broker.declare_queue(
+            vhost, ALIVENESS_QUEUE, durable=False, auto_delete=False, arguments={}
+        )
+        injection.publish(broker, vhost.name, "", ALIVENESS_QUEUE, b"test_message")
+        taken = broker.take_messages(queue, 1)
+        broker.settle_taken(queue, taken, requeue=False)
+        if not taken:
+            return {"status": "failed", "reason": "the test message did not come back"}
+        return {"status": "ok"}
+
     return [
+        api_route(context, "/api/aliveness-test/{vhost}", aliveness),
         api_route(context, "/api/exchanges/{vhost}/{exchange}/publish", publish, ["POST"]),
         api_route(context, "/api/queues/{vhost}/{queue}/get", get, ["POST"]),
         api_route(context, "/api/queues/{vhost}/{queue}/contents", purge, ["DELETE"]),

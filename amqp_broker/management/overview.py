@@ -135,10 +135,6 @@ def routes(context: ManagementContext) -> list[Route]:
     async def healthy(request: Request, caller: Caller) -> Any:
         return {"status": "ok"}
 
-    async def aliveness(request: Request, caller: Caller) -> Any:
-        vhost_or_404(context, caller, param(request, "vhost"))
-        return {"status": "ok"}
-
     return [
         api_route(context, "/api/overview", get_overview),
         api_route(context, "/api/whoami", whoami),
@@ -149,5 +145,4 @@ def routes(context: ManagementContext) -> list[Route]:
         api_route(context, "/api/healthchecks/node", healthy),
         api_route(context, "/api/health/checks/alarms", healthy),
         api_route(context, "/api/health/checks/local-alarms", healthy),
-        api_route(context, "/api/aliveness-test/{vhost}", aliveness),
     ]

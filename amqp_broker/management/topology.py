@@ -84,7 +84,7 @@ def routes(context: ManagementContext) -> list[Route]:
         created = name not in vhost.exchanges
         type_name = body.get("type") or "direct"
         if not isinstance(type_name, str):
-            raise bad_request(f"invalid exchange type '{type_name}'")
+            raise bad_request(f"unknown exchange type '{type_name}'")
         broker.declare_exchange(
             vhost,
             name,
