@@ -227,9 +227,9 @@ class BrokerControls:
         self._change(drop_all)
 
     def freeze_connection(self, connection: ConnectionRef) -> None:
-        """Stop answering: nothing is read from or sent to the connection any more, heartbeats
-        included, so the client's heartbeat timeout fires (and, after two heartbeat
-        intervals, the broker's own)."""
+        """Stop answering the connection, as a hung broker would: its input is held unread,
+        nothing is sent to it (heartbeats included) and the broker's heartbeat timeout is
+        suspended, so the client's heartbeat timeout fires. thaw_connection() resumes it."""
         self._change(lambda server: server.freeze(self._connection(server, connection)))
 
     def thaw_connection(self, connection: ConnectionRef) -> None:

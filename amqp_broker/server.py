@@ -113,6 +113,7 @@ class BrokerServer:
         self._timer_waker = _Waker()
         self._timer_target = math.inf  # the deadline the queue timer sleeps until
         self._sockets: dict[ClientConnection, tuple[trio.SocketStream, trio.CancelScope]] = {}
+        self._held: dict[ClientConnection, bytes] = {}  # input read while frozen
         # Change notification for tests' waits: set after every batch the broker applied.
         self._changed: trio.Event | None = None
         self.change_listeners: list[Callable[[], None]] = []  # called on the broker's thread
@@ -248,9 +249,14 @@ class BrokerServer:
         scope.cancel()
 
     def freeze(self, conn: ClientConnection, frozen: bool = True) -> None:
-        """Stop (or resume) reading from and writing to a connection: the client gets no
-        heartbeats and its heartbeat timeout fires, as with a hung broker."""
+        """Stop (or resume) answering a connection, as a hung broker would: what the client
+        sends is held unread, nothing is sent to it, heartbeats included, and the broker's
+        own heartbeat timeout is suspended, so the client's fires first. The client closing
+        the socket is still noticed. Thawing applies the held input and sends what waited."""
         conn.frozen = frozen
+        held = b"" if frozen else self._held.pop(conn, b"")
+        if held:
+            self._guard(conn, self.broker.receive, conn, held, trio.current_time())
         wakers = self._wakers.get(conn)
         if wakers is not None:
             wakers.wake()
@@ -288,6 +294,7 @@ class BrokerServer:
             self._guard(conn, self.broker.connection_lost, conn)
             self._wakers.pop(conn, None)
             self._sockets.pop(conn, None)
+            self._held.pop(conn, None)
             self._wake_all()
             self._active -= 1
             self._connections_done.set()
@@ -331,8 +338,8 @@ class BrokerServer:
         if isinstance(stream, trio.SSLStream) and not await _tls_handshake(stream, conn):
             self._guard(conn, self.broker.receive, conn, b"", trio.current_time())
         while not conn.protocol.closed and not conn.gone:
-            if conn.read_paused or conn.frozen:
-                # Blocked publisher (TCP back-pressure reaches the client) or frozen connection.
+            if conn.read_paused:
+                # Blocked publisher: stop reading so TCP back-pressure reaches the client.
                 await self._wakers[conn].reader.wait()
                 continue
             try:
@@ -340,6 +347,10 @@ class BrokerServer:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             self.bytes_received += len(data)
+            if conn.frozen and data:
+                # A hung broker's kernel still takes the bytes; nobody handles them until thawed.
+                self._held[conn] = self._held.get(conn, b"") + data
+                continue
             self._guard(conn, self.broker.receive, conn, data, trio.current_time())
             if not data:
                 break
@@ -379,7 +390,12 @@ class BrokerServer:
                 if trio.current_time() - closing_since >= self.config.close_timeout:
                     scope.cancel()
                     return
-            deadline = self._guard(conn, self.broker.tick, conn, trio.current_time())
+            # A frozen connection has no timers: no heartbeats sent, no heartbeat timeout.
+            deadline = (
+                None
+                if conn.frozen
+                else self._guard(conn, self.broker.tick, conn, trio.current_time())
+            )
             # Wake at least every second: the deadline moves as the handshake progresses.
             now = trio.current_time()
             until = min(deadline if deadline is not None else math.inf, now + 1.0)
