@@ -1126,10 +1126,11 @@ class Broker:
             if entry is None:
                 break
             self._deliver(consumer, queue, entry)
+        queue.drop_over_limit()  # RabbitMQ's order: drop-head, then what expired at the new head
         queue.drop_expired(now)
-        queue.drop_over_limit()
-        for entry, reason in queue.take_dead_letters():
-            self._dead_letter(queue, entry.message, reason)
+        if queue.dead_letters:
+            for entry, reason in queue.take_dead_letters():
+                self._dead_letter(queue, entry.message, reason)
         self.deadlines.set(queue, None if queue.deleted else queue.next_deadline())
 
     def _deliver(self, consumer: Consumer, queue: Queue, entry: QueuedMessage) -> None:

@@ -125,6 +125,7 @@ class Queue:
         self.max_priority = self.options.max_priority
         self._levels = [_ReadyList() for _ in range(self.max_priority + 1)]
         self._ready_count = 0
+        self._expiring = 0  # ready messages with a deadline: without any, TTL checks are skipped
         self.ready_bytes = 0
         self.meter = meter or MemoryMeter()
         self._next_seq = 0
@@ -155,6 +156,8 @@ class Queue:
         """The one way a message enters the queue."""
         entry = QueuedMessage(message, self._next_seq)
         entry.expires_at = message_deadline(now, self.options.message_ttl, message.ttl)
+        if entry.expires_at is not None:
+            self._expiring += 1
         self._next_seq += 1
         self.publish_count += 1
         if self.journal is not None and message.persistent:
@@ -185,11 +188,15 @@ class Queue:
     def requeue(self, entry: QueuedMessage) -> None:
         entry.redelivered = True
         heapq.heappush(self._level(entry.message).requeued, entry)
+        if entry.expires_at is not None:
+            self._expiring += 1
         self._ready_count += 1
         self.ready_bytes += len(entry.message.body)
 
     def _take(self, level: _ReadyList) -> QueuedMessage:
         entry = level.pop()
+        if entry.expires_at is not None:
+            self._expiring -= 1
         self._ready_count -= 1
         self.ready_bytes -= len(entry.message.body)
         return entry
@@ -215,6 +222,8 @@ class Queue:
 
     def drop_expired(self, now: float) -> None:
         """Remove the expired messages at the head of each priority level."""
+        if not self._expiring:
+            return
         for level in self._levels:
             while (head := level.head()) is not None and _expired(head, now):
                 self.remove(self._take(level), Removal.EXPIRED)
@@ -230,7 +239,7 @@ class Queue:
     def drop_over_limit(self) -> None:
         """drop-head: remove messages from the head until the ready ones fit the limits."""
         options = self.options
-        if options.overflow is not Overflow.DROP_HEAD or not options.limited:
+        if not options.limited or options.overflow is not Overflow.DROP_HEAD:
             return
         max_length = options.max_length
         max_bytes = options.max_length_bytes
@@ -287,12 +296,14 @@ class Queue:
 
     def next_deadline(self) -> float | None:
         """The earliest moment this queue needs attention: a head message's expiry or x-expires."""
+        unused = self.unused_deadline()
+        if not self._expiring:
+            return unused
         deadlines = [
             head.expires_at
             for level in self._levels
             if (head := level.head()) is not None and head.expires_at is not None
         ]
-        unused = self.unused_deadline()
         if unused is not None:
             deadlines.append(unused)
         return min(deadlines, default=None)

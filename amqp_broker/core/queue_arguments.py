@@ -185,10 +185,13 @@ def parse_queue_arguments(arguments: Mapping[str, Any], resource: str) -> QueueO
 
 
 def consumer_priority(arguments: Mapping[str, Any], resource: str) -> int:
-    """basic.consume's x-priority (0 when absent); 406 when it is not an integer."""
-    if "x-priority" not in arguments:
-        return 0
-    try:
-        return _int(arguments["x-priority"])
-    except InvalidArgumentError as problem:
-        raise invalid_arg("x-priority", resource, str(problem)) from None
+    """basic.consume's x-priority (0 when absent), after RabbitMQ's consume_args() checks:
+    406 when x-priority is not an integer or x-cancel-on-ha-failover not a bool."""
+    for key, check in (("x-priority", _int), ("x-cancel-on-ha-failover", _bool)):
+        if key in arguments:
+            try:
+                check(arguments[key])
+            except InvalidArgumentError as problem:
+                raise invalid_arg(key, resource, str(problem)) from None
+    priority: int = arguments.get("x-priority", 0)
+    return priority

@@ -123,3 +123,12 @@ def test_consumer_priority() -> None:
     assert caught.value.detail == (
         "invalid arg 'x-priority' for queue 'q' in vhost '/': \"expected integer, got longstr\""
     )
+
+
+def test_cancel_on_ha_failover_must_be_a_bool() -> None:
+    assert consumer_priority({"x-cancel-on-ha-failover": True}, RESOURCE) == 0
+    with pytest.raises(AMQPError) as caught:
+        consumer_priority({"x-cancel-on-ha-failover": 1}, RESOURCE)
+    assert caught.value.detail == (
+        f"invalid arg 'x-cancel-on-ha-failover' for {RESOURCE}: {{unacceptable_type,signedint}}"
+    )
