@@ -29,9 +29,10 @@ from amqp_broker.core.history import PublishHistory
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue, Removal
 from amqp_broker.core.queue_arguments import Overflow, consumer_priority
+from amqp_broker.core.raw_properties import replace_property, shortstr
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost, new_queue_name
 from amqp_broker.errors import AMQPError, ReplyCode
-from amqp_broker.protocol.codec import encode_shortstr, make_method, replace_property
+from amqp_broker.protocol.codec import make_method
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
 from amqp_broker.protocol.events import (
     ChannelClosed,
@@ -913,7 +914,7 @@ class Broker:
             # Direct reply-to: the responder sees the name this channel's replies arrive under.
             properties.reply_to = self.replies.address_for(channel)
             properties_raw = replace_property(
-                properties_raw, "reply_to", encode_shortstr(properties.reply_to)
+                properties_raw, "reply_to", shortstr(properties.reply_to)
             )
         self._check_user_id(conn, properties.user_id)
         ttl = parse_expiration(properties.expiration)

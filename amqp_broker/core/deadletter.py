@@ -13,21 +13,26 @@
 #   else with the original routing key.
 # - A copy is not delivered to a queue it already died in when every death since is automatic
 #   (no `rejected`): that is a cycle only a client could break.
-# - The header table is encoded here, in its own key order (pamqp's encoder sorts every table,
-#   which would reorder the first x-death entry), with x-death counts as long ints as RabbitMQ
-#   writes them; single values go through pamqp, which picks integer widths itself and writes
-#   floats as 32-bit 'f'. Every other property is encoded by pamqp unchanged.
+# - Only the headers the death changes are encoded (with RabbitMQ's types: count is a long);
+#   every other header and property keeps the publisher's bytes (raw_properties), so no field
+#   type changes on the way.
 from __future__ import annotations
 
 import datetime
-import struct
 from collections.abc import Mapping
 from typing import Any
 
-from pamqp import encode
 from pamqp.commands import Basic
 
 from amqp_broker.core.message import Message
+from amqp_broker.core.raw_properties import (
+    canonical_value,
+    encode_value,
+    join_properties,
+    join_table,
+    split_properties,
+    split_table,
+)
 
 _PROPERTY_NAMES: tuple[str, ...] = tuple(Basic.Properties.__slots__)
 
@@ -70,51 +75,26 @@ def dead_letter_copy(
     return Message(
         exchange,
         message.routing_key if routing_key is None else routing_key,
-        _encode_properties(properties),
+        _encode_properties(message.properties_raw, old.headers or {}, headers),
         properties,
         message.body,
     )
 
 
-class _Long(int):
-    """An int RabbitMQ writes as a signed 64-bit 'l' (x-death's count)."""
-
-
-def _encode_properties(properties: Basic.Properties) -> bytes:
-    """Property flags and list, with the headers table encoded by _table."""
-    headers = properties.headers
-    values = {name: getattr(properties, name) for name in _PROPERTY_NAMES}
-    values["headers"] = None
-    raw = Basic.Properties(**values).marshal()
-    if not headers:
-        return raw
-    flags = int.from_bytes(raw[:2], "big") | Basic.Properties.flags["headers"]
-    pos = 2  # headers come after content_type and content_encoding, both shortstr
-    for name in ("content_type", "content_encoding"):
-        if getattr(properties, name) is not None:
-            pos += 1 + raw[pos]
-    return flags.to_bytes(2, "big") + raw[2:pos] + _table(headers) + raw[pos:]
-
-
-def _table(table: Mapping[str, Any]) -> bytes:
-    data = bytearray()
-    for key, value in table.items():
-        name = key.encode("utf-8")
-        data += bytes((len(name),)) + name + _value(value)
-    return struct.pack(">I", len(data)) + bytes(data)
-
-
-def _value(value: Any) -> bytes:
-    if isinstance(value, _Long):
-        return b"l" + struct.pack(">q", value)
-    if isinstance(value, Mapping):
-        return b"F" + _table(value)
-    if isinstance(value, list | tuple):
-        items = b"".join(_value(item) for item in value)
-        return b"A" + struct.pack(">I", len(items)) + items
-    if isinstance(value, bytes):
-        value = bytearray(value)  # pamqp decodes a byte array to bytes, encodes bytearray
-    return encode.encode_table_value(value)
+def _encode_properties(raw: bytes, old_headers: Mapping[str, Any], headers: Table) -> bytes:
+    """The copy's property bytes: expiration dropped, headers in their new order, each header
+    the death left alone (the very same value object) copied from the publisher's bytes."""
+    fields = split_properties(raw)
+    fields.pop("expiration", None)
+    kept = split_table(fields["headers"]) if "headers" in fields else {}
+    entries = {
+        key: canonical_value(kept[key])
+        if key in kept and key in old_headers and value is old_headers[key]
+        else encode_value(value)
+        for key, value in headers.items()
+    }
+    fields["headers"] = join_table(entries)
+    return join_properties(fields)
 
 
 def _header_routes(headers: Mapping[str, Any]) -> list[str]:
@@ -140,7 +120,7 @@ def _record_death(headers: Table, info: Table) -> Table:
         headers["x-first-death-reason"] = reason
         headers["x-first-death-queue"] = queue
         headers["x-first-death-exchange"] = info["exchange"]
-        headers["x-death"] = [{"count": _Long(1), **info}]
+        headers["x-death"] = [{"count": 1, **info}]
     elif isinstance(deaths, list):
         grouped = _group_by_queue_and_reason(deaths)
         matches = [death for death in grouped if _is_death_of(death, queue, reason)]
@@ -151,18 +131,11 @@ def _record_death(headers: Table, info: Table) -> Table:
             latest["count"] = count + 1 if isinstance(count, int) else 1
         else:
             latest = {"count": 1, **info}
-        headers["x-death"] = [_with_long_count(_sorted(latest)), *map(_with_long_count, others)]
+        headers["x-death"] = [_sorted(latest), *others]
     else:
         # something that is not an array (a client re-published it as a string): start over
-        headers["x-death"] = [{"count": _Long(1), **info}]
+        headers["x-death"] = [{"count": 1, **info}]
     return _sorted(headers)
-
-
-def _with_long_count(death: Any) -> Any:
-    """A copy (the original may be another queue's message) with its count as a long."""
-    if isinstance(death, Mapping) and isinstance(death.get("count"), int):
-        return {**death, "count": _Long(death["count"])}
-    return death
 
 
 def _is_death_of(death: object, queue: str, reason: str) -> bool:
@@ -186,7 +159,7 @@ def _group_by_queue_and_reason(deaths: list[Any]) -> list[Any]:
         same = [other for other in deaths if isinstance(other, Mapping) and _key(other) == key]
         first = same[0]
         if "count" not in first:
-            first = {"count": _Long(len(same)), **first}
+            first = {"count": len(same), **first}
         if not grouped or key not in seen:
             grouped.insert(0, first)
         seen.add(key)

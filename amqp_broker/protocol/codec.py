@@ -17,6 +17,7 @@ from pamqp.commands import Basic
 
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.fieldscan import scan_table
+from amqp_broker.protocol.fieldtable import decode_table, timestamp_value
 
 FRAME_METHOD = 1
 FRAME_HEADER = 2
@@ -64,11 +65,12 @@ def _skip_field(data: bytes, pos: int, end: int, amqp_type: str) -> int:
     raise AMQPError(ReplyCode.FRAME_ERROR, f"unexpected argument type {amqp_type}")
 
 
-def _check_method_tables(method: Method, data: bytes) -> None:
-    """Walk the arguments so every table is bounded before pamqp decodes it."""
+def _method_tables(method: Method, data: bytes) -> list[tuple[str, int, int]]:
+    """(argument name, start, end) of every table in the arguments, each checked by fieldscan."""
     end = len(data)
     pos = 4
     in_bits = False
+    tables: list[tuple[str, int, int]] = []
     for name in method.__slots__:
         amqp_type = method.amqp_type(name)
         if amqp_type == "bit":
@@ -77,10 +79,16 @@ def _check_method_tables(method: Method, data: bytes) -> None:
                 in_bits = True
             continue
         in_bits = False
+        start = pos
         pos = _skip_field(data, pos, end, amqp_type)
         if pos > end:
             raise AMQPError(ReplyCode.FRAME_ERROR, "truncated method frame")
+        if amqp_type == "table":
+            tables.append((name, start, pos))
+    return tables
 
+
+_EMPTY_TABLE = b"\x00\x00\x00\x00"
 
 _METHODS_WITH_TABLES = frozenset(
     index
@@ -108,10 +116,19 @@ def decode_method(payload: bytes) -> Method:
             method_id,
         )
     method: Method = method_class()
-    if index in _METHODS_WITH_TABLES:
-        _check_method_tables(method, payload)
+    tables = _method_tables(method, payload) if index in _METHODS_WITH_TABLES else []
+    arguments = payload
+    if tables:
+        # pamqp decodes the rest; the tables are decoded the way RabbitMQ reads them.
+        parts, last = [], 0
+        for _name, start, end in tables:
+            parts += [payload[last:start], _EMPTY_TABLE]
+            last = end
+        arguments = b"".join([*parts, payload[last:]])
     try:
-        method.unmarshal(payload[4:])
+        method.unmarshal(arguments[4:])
+        for name, start, _end in tables:
+            setattr(method, name, decode_table(payload, start)[0])
     except (struct.error, ValueError, TypeError, IndexError, RecursionError) as exc:
         class_id, method_id = split_index(index)
         raise AMQPError(
@@ -208,27 +225,36 @@ def decode_content_header(payload: bytes) -> ContentHeader:
     if len(payload) < 14:
         raise AMQPError(ReplyCode.FRAME_ERROR, "content header too short")
     class_id, _weight, body_size = _CONTENT_HEADER.unpack_from(payload)
-    properties_raw = payload[12:]
+    properties_raw = bytes(payload[12:])
+    return ContentHeader(class_id, body_size, properties_raw, _decode_properties(properties_raw))
+
+
+def _decode_properties(raw: bytes) -> Basic.Properties:
+    """The property list as RabbitMQ reads it: the headers table with RabbitMQ's type letters,
+    a timestamp of any 64-bit value, short strings that need not be UTF-8 (decoded with
+    replacement characters; consumers get the raw bytes anyway)."""
     properties = Basic.Properties()
-    flags, pos = _property_flags(properties_raw)
-    end = len(properties_raw)
-    if flags & Basic.Properties.flags["headers"]:
-        # headers is the only table; properties before it are shortstrings.
-        for name in Basic.Properties.__slots__:
-            if name == "headers":
-                break
-            if flags & Basic.Properties.flags[name]:
-                pos = _skip_field(properties_raw, pos, end, Basic.Properties.amqp_type(name))
-        scan_table(properties_raw, pos, end)
-    try:
-        properties.unmarshal(flags, properties_raw[_flag_bytes(properties_raw) :])
-    except (struct.error, ValueError, TypeError, IndexError, RecursionError) as exc:
-        raise AMQPError(ReplyCode.FRAME_ERROR, "cannot decode content header") from exc
-    return ContentHeader(class_id, body_size, bytes(properties_raw), properties)
-
-
-def _flag_bytes(raw: bytes) -> int:
-    return _property_flags(raw)[1]
+    flags, pos = _property_flags(raw)
+    end = len(raw)
+    for name in Basic.Properties.__slots__:
+        if not flags & Basic.Properties.flags[name]:
+            continue
+        amqp_type = Basic.Properties.amqp_type(name)
+        after = _skip_field(raw, pos, end, amqp_type)  # scans the headers table
+        if after > end:
+            raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")
+        value: Any
+        if amqp_type == "shortstr":
+            value = raw[pos + 1 : after].decode("utf-8", "replace")
+        elif amqp_type == "octet":
+            value = raw[pos]
+        elif amqp_type == "timestamp":
+            value = timestamp_value(int.from_bytes(raw[pos:after], "big"))
+        else:
+            value = decode_table(raw, pos)[0]
+        setattr(properties, name, value)
+        pos = after
+    return properties
 
 
 def _property_flags(raw: bytes) -> tuple[int, int]:
@@ -244,45 +270,6 @@ def _property_flags(raw: bytes) -> tuple[int, int]:
         word += 1
         if not partial & 1:
             return flags, pos
-
-
-def replace_property(properties_raw: bytes, name: str, encoded: bytes | None) -> bytes:
-    """The property list with one property's encoded value set (or, for None, removed).
-
-    Every other byte stays as the publisher sent it: re-encoding through pamqp would change the
-    field types of headers (a 'b' becomes an 's', a 'd' an 'f'). Raises AMQPError(FRAME_ERROR) for
-    a property list that does not parse (decode_content_header has already accepted it).
-    """
-    fields = _split_properties(properties_raw)
-    if encoded is None:
-        fields.pop(name, None)
-    else:
-        fields[name] = encoded
-    flags = 0
-    for prop in fields:
-        flags |= Basic.Properties.flags[prop]
-    # In the spec's order: a newly added property would otherwise come last.
-    ordered = [fields[prop] for prop in Basic.Properties.__slots__ if prop in fields]
-    return flags.to_bytes(2, "big") + b"".join(ordered)
-
-
-def _split_properties(raw: bytes) -> dict[str, bytes]:
-    flags, pos = _property_flags(raw)
-    end = len(raw)
-    fields: dict[str, bytes] = {}
-    for prop in Basic.Properties.__slots__:
-        if flags & Basic.Properties.flags[prop]:
-            after = _skip_field(raw, pos, end, Basic.Properties.amqp_type(prop))
-            if after > end:
-                raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")
-            fields[prop] = raw[pos:after]
-            pos = after
-    return fields
-
-
-def encode_shortstr(value: str) -> bytes:
-    """A short string as the wire carries it; raises ValueError beyond 255 bytes."""
-    return _shortstr(value)
 
 
 def encode_properties(properties: Basic.Properties) -> bytes:

@@ -31,7 +31,6 @@ _FIXED_SIZES = {
     ord("D"): 5,
     ord("T"): 8,
     ord("V"): 0,
-    0: 0,
 }
 _SIZED = frozenset({ord("S"), ord("x")})
 _ARRAY = ord("A")
