@@ -337,7 +337,7 @@ class BrokerServer:
     ) -> None:
         if isinstance(stream, trio.SSLStream) and not await _tls_handshake(stream, conn):
             self._guard(conn, self.broker.receive, conn, b"", trio.current_time())
-        while not conn.protocol.closed and not conn.gone:
+        while _in_use(conn):
             if conn.read_paused:
                 # Blocked publisher: stop reading so TCP back-pressure reaches the client.
                 await self._wakers[conn].reader.wait()
@@ -376,7 +376,7 @@ class BrokerServer:
                 self.bytes_sent += len(data)
                 self._guard(conn, self.broker.output_drained, conn)
                 continue
-            if conn.protocol.closed or conn.gone:
+            if not _in_use(conn):
                 break
             await waker.wait()
         scope.cancel()
@@ -412,6 +412,15 @@ async def _tls_handshake(stream: trio.SSLStream[Any], conn: ClientConnection) ->
         return False
     conn.protocol.peer_identity = common_name(stream.getpeercert())
     return True
+
+
+def _in_use(conn: ClientConnection) -> bool:
+    """Whether the socket still has work: the connection is open, or we sent Connection.Close
+    and wait for Close-Ok (the broker has already released it). RabbitMQ waits for Close-Ok too;
+    closing the socket at once makes the client's Close-Ok fail with a broken pipe."""
+    if conn.protocol.closed:
+        return False
+    return not conn.gone or conn.protocol.state is ConnectionState.CLOSING
 
 
 async def serve(
