@@ -229,29 +229,37 @@ def decode_content_header(payload: bytes) -> ContentHeader:
     return ContentHeader(class_id, body_size, properties_raw, _decode_properties(properties_raw))
 
 
+_PROPERTY_LAYOUT: tuple[tuple[str, int, str], ...] = tuple(
+    (name, Basic.Properties.flags[name], Basic.Properties.amqp_type(name))
+    for name in Basic.Properties.__slots__
+)
+
+
 def _decode_properties(raw: bytes) -> Basic.Properties:
     """The property list as RabbitMQ reads it: the headers table with RabbitMQ's type letters,
-    a timestamp of any 64-bit value, short strings that need not be UTF-8 (decoded with
-    replacement characters; consumers get the raw bytes anyway)."""
+    a timestamp of any 64-bit size, short strings that need not be UTF-8 (decoded with
+    replacement characters; consumers get the raw bytes anyway). Runs once per publish."""
     properties = Basic.Properties()
     flags, pos = _property_flags(raw)
     end = len(raw)
-    for name in Basic.Properties.__slots__:
-        if not flags & Basic.Properties.flags[name]:
+    for name, flag, amqp_type in _PROPERTY_LAYOUT:
+        if not flags & flag:
             continue
-        amqp_type = Basic.Properties.amqp_type(name)
-        after = _skip_field(raw, pos, end, amqp_type)  # scans the headers table
-        if after > end:
-            raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")
         value: Any
         if amqp_type == "shortstr":
+            after = pos + 1 + raw[pos] if pos < end else end + 1
             value = raw[pos + 1 : after].decode("utf-8", "replace")
         elif amqp_type == "octet":
-            value = raw[pos]
+            after = pos + 1
+            value = raw[pos] if after <= end else None
         elif amqp_type == "timestamp":
+            after = pos + 8
             value = timestamp_value(int.from_bytes(raw[pos:after], "big"))
         else:
+            after = scan_table(raw, pos, end)
             value = decode_table(raw, pos)[0]
+        if after > end:
+            raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")
         setattr(properties, name, value)
         pos = after
     return properties
