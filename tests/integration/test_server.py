@@ -2,6 +2,7 @@
 # boundary, shutdown, and the process-level runner.
 from __future__ import annotations
 
+import select
 import signal
 import socket
 
@@ -11,7 +12,9 @@ import pytest
 import trio
 import trio.testing
 from amqp_raw_client import PROTOCOL_HEADER, RawClient
-from pamqp import commands, heartbeat
+from pamqp import commands, frame, heartbeat
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 from amqp_broker import BrokerConfig
 from amqp_broker.broker import Broker
@@ -138,3 +141,32 @@ def test_broker_process_closes_clients_with_320_on_sigterm_and_exits_0() -> None
 def test_broker_thread_port_accepts_tcp() -> None:
     with BrokerThread() as broker, socket.create_connection(("127.0.0.1", broker.port), 5):
         pass
+
+
+async def test_after_a_connection_error_the_server_waits_for_close_ok_then_closes(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """RabbitMQ keeps reading after its Connection.Close until the client's Close-Ok; closing
+    at once would reset the socket under a client that is still writing (py-amqp then fails
+    with a broken pipe instead of reporting the 540)."""
+    async with open_broker() as broker:
+        client = await RawClient.connect(broker.port)
+        await client.handshake()
+        await client.open_channel()
+        await client.send(
+            frame.marshal(commands.Basic.Publish(routing_key="q", immediate=True), 1)
+            + frame.marshal(ContentHeader(0, 3, commands.Basic.Properties()), 1)
+            + frame.marshal(ContentBody(b"now"), 1)
+            + frame.marshal(commands.Queue.Declare(queue="ignored-while-closing"), 1)
+        )
+        _, close = await client.read_method()
+        assert isinstance(close, commands.Connection.Close)
+        assert close.reply_code == 540
+        mock_clock.jump(1.0)  # the client takes its time (less than close_timeout)
+        await trio.testing.wait_all_tasks_blocked()
+        readable, _, _ = select.select([client.stream.socket.fileno()], [], [], 0)
+        assert not readable, "the server closed the socket before Close-Ok"
+        await client.send_method(0, commands.Connection.CloseOk())
+        with trio.fail_after(5):
+            assert await client.expect_eof() == b""
+        assert "ignored-while-closing" not in broker.broker.vhosts["/"].queues
