@@ -30,7 +30,8 @@ from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue, Removal
 from amqp_broker.core.queue_arguments import Overflow, consumer_priority
 from amqp_broker.core.raw_properties import replace_property, shortstr
-from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost, new_queue_name
+from amqp_broker.core.sender_routes import take_sender_routes
+from amqp_broker.core.vhost import EXCHANGE, QUEUE, Exchange, VirtualHost, new_queue_name
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.codec import make_method
 from amqp_broker.protocol.connection import AMQPConnection, ConnectionSettings
@@ -919,6 +920,7 @@ class Broker:
         self._check_user_id(conn, properties.user_id)
         ttl = parse_expiration(properties.expiration)
         self.check_delivery_mode(properties)
+        sender_routes, properties_raw = take_sender_routes(properties_raw, properties)
         message = Message(
             method.exchange,
             method.routing_key,
@@ -926,6 +928,7 @@ class Broker:
             properties,
             event.body,
             ttl=ttl,
+            sender_routes=sender_routes,
         )
         if not conn.publisher:
             conn.publisher = True
@@ -987,10 +990,12 @@ class Broker:
         queues: list[Queue]
         if exchange is None:
             queues = []
+        elif message.sender_routes:
+            queues = self._route_keys(vhost, exchange, message)
         elif not message.exchange and is_reply_name(message.routing_key):
             # A reply goes straight to its requester; like RabbitMQ, it counts as unroutable
             # (mandatory brings it back as well).
-            self._deliver_reply(message)
+            self._deliver_reply(message, message.routing_key)
             queues = []
         else:
             queues = vhost.route(exchange, message.routing_key, message.properties.headers)
@@ -1001,6 +1006,17 @@ class Broker:
         if self.history.watching:
             self.history.record(vhost.name, message, [queue.name for queue in queues])
         return queues, refused
+
+    def _route_keys(self, vhost: VirtualHost, exchange: Exchange, message: Message) -> list[Queue]:
+        """Routing with CC/BCC keys besides the routing key: each queue once, in order."""
+        queues: dict[int, Queue] = {}
+        for key in dict.fromkeys((message.routing_key, *message.sender_routes)):
+            if not message.exchange and is_reply_name(key):
+                self._deliver_reply(message, key)
+                continue
+            for queue in vhost.route(exchange, key, message.properties.headers):
+                queues.setdefault(id(queue), queue)
+        return list(queues.values())
 
     def _route(
         self, conn: ClientConnection, channel: ChannelState, message: Message, mandatory: bool
@@ -1156,9 +1172,10 @@ class Broker:
         )
         self._dirty.add(owner)
 
-    def _deliver_reply(self, message: Message) -> None:
-        """A reply to a requester that has gone is dropped quietly, as RabbitMQ drops it."""
-        reply = self.replies.find(message.routing_key)
+    def _deliver_reply(self, message: Message, name: str) -> None:
+        """Deliver to the reply consumer called `name`. A reply to a requester that has gone is
+        dropped quietly, as RabbitMQ drops it."""
+        reply = self.replies.find(name)
         if reply is None:
             return
         channel = reply.channel

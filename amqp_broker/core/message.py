@@ -15,6 +15,7 @@ class Message:
         "properties",
         "properties_raw",
         "routing_key",
+        "sender_routes",
         "ttl",
     )
 
@@ -27,6 +28,7 @@ class Message:
         body: bytes,
         *,
         ttl: int | None = None,
+        sender_routes: tuple[str, ...] = (),
     ) -> None:
         self.exchange = exchange
         self.routing_key = routing_key
@@ -35,6 +37,9 @@ class Message:
         self.body = body
         self.priority = properties.priority or 0
         self.ttl = ttl  # per-message TTL in ms, from the `expiration` property
+        # Routing keys from the CC and BCC headers (RabbitMQ's sender-selected distribution),
+        # routed to besides routing_key. BCC is gone from the headers by then.
+        self.sender_routes = sender_routes
 
     @property
     def persistent(self) -> bool:
