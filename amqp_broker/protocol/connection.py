@@ -66,6 +66,10 @@ class Authenticator(Protocol):
         not exist, the user has no permissions there, or a connection limit is reached."""
         ...
 
+    def secret_update_allowed(self, username: str, secret: str) -> bool:
+        """connection.update-secret: whether the store takes `secret` as the user's new one."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
@@ -380,13 +384,13 @@ class AMQPConnection:
             )
 
     def _update_secret(self, method: commands.Connection.UpdateSecret) -> None:
-        """RabbitMQ's extension for credentials that expire (OAuth 2 tokens): the new secret is
-        checked against the user store as at login; a refused one closes the connection (530,
+        """RabbitMQ's extension for credentials that expire (OAuth 2 tokens): the user store
+        decides, as RabbitMQ's access control does; a refusal closes the connection (530,
         RabbitMQ's text when a backend refuses)."""
         secret = method.new_secret
         if isinstance(secret, bytes):
             secret = secret.decode("utf-8", "replace")
-        if not self._auth.authenticate(self.username, secret or "", self._peer_is_loopback):
+        if not self._auth.secret_update_allowed(self.username, secret or ""):
             raise AMQPError(
                 ReplyCode.NOT_ALLOWED, "New secret was refused by one of the backends", 10, 70
             )

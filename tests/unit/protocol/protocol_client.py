@@ -33,6 +33,9 @@ class FakeAuthenticator:
     def authenticate_external(self, username: str, peer_is_loopback: bool) -> bool:
         return username == "guest"
 
+    def secret_update_allowed(self, username: str, secret: str) -> bool:
+        return username == "guest"
+
     def check_vhost_access(self, username: str, vhost: str) -> None:
         if vhost != "/":
             raise AMQPError(ReplyCode.NOT_ALLOWED, f"vhost {vhost} not found")
