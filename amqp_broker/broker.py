@@ -44,6 +44,7 @@ from amqp_broker.protocol.events import (
     Event,
     MethodReceived,
 )
+from amqp_broker.protocol.fastcodec import encode_delivery
 from amqp_broker.store import DurableStore, open_store
 from amqp_broker.store.definitions import is_durable_queue
 from amqp_broker.version import __version__
@@ -1164,19 +1165,34 @@ class Broker:
         tag = channel.deliver(queue, entry, consumer, no_ack=consumer.no_ack)
         self.messages_delivered += 1
         message = entry.message
-        owner.protocol.send_content(
+        protocol = owner.protocol
+        frames = encode_delivery(
             channel.number,
-            make_method(
-                Basic.Deliver,
-                consumer_tag=consumer.tag,
-                delivery_tag=tag,
-                redelivered=entry.redelivered,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-            ),
-            message.properties_raw,
-            message.body,
+            consumer_tag=consumer.tag,
+            delivery_tag=tag,
+            redelivered=entry.redelivered,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            properties_raw=message.properties_raw,
+            body=message.body,
+            frame_max=protocol.frame_max,
         )
+        if frames is not None:
+            protocol.send_frames(frames)
+        else:
+            protocol.send_content(
+                channel.number,
+                make_method(
+                    Basic.Deliver,
+                    consumer_tag=consumer.tag,
+                    delivery_tag=tag,
+                    redelivered=entry.redelivered,
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                ),
+                message.properties_raw,
+                message.body,
+            )
         self._dirty.add(owner)
 
     def _deliver_reply(self, message: Message, name: str) -> None:

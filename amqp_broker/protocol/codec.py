@@ -16,6 +16,11 @@ from pamqp.base import Frame as Method
 from pamqp.commands import Basic
 
 from amqp_broker.errors import AMQPError, ReplyCode
+from amqp_broker.protocol.fastcodec import (
+    PUBLISH_INDEX,
+    decode_properties,
+    decode_publish,
+)
 from amqp_broker.protocol.fieldscan import scan_table
 from amqp_broker.protocol.fieldtable import decode_table, timestamp_value
 
@@ -106,6 +111,10 @@ def decode_method(payload: bytes) -> Method:
     if len(payload) < 4:
         raise AMQPError(ReplyCode.FRAME_ERROR, "method frame too short")
     index: int = _INDEX.unpack_from(payload)[0]
+    if index == PUBLISH_INDEX:
+        publish = decode_publish(payload)
+        if publish is not None:
+            return publish
     method_class = commands.INDEX_MAPPING.get(index)
     if method_class is None:
         class_id, method_id = split_index(index)
@@ -226,6 +235,9 @@ def decode_content_header(payload: bytes) -> ContentHeader:
         raise AMQPError(ReplyCode.FRAME_ERROR, "content header too short")
     class_id, _weight, body_size = _CONTENT_HEADER.unpack_from(payload)
     properties_raw = bytes(payload[12:])
+    fast = decode_properties(properties_raw)  # the common case, without a generic walk
+    if fast is not None:
+        return ContentHeader(class_id, body_size, properties_raw, fast)
     return ContentHeader(class_id, body_size, properties_raw, _decode_properties(properties_raw))
 
 
