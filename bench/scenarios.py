@@ -98,6 +98,15 @@ class Admin:
             1, commands.Queue.Bind(queue=queue, exchange=exchange, routing_key=key, nowait=True)
         )
 
+    def sync(self) -> None:
+        """Returns once the broker applied everything sent before on this channel (the nowait
+        binds): a broker handles a channel's methods in order."""
+        self.conn.rpc(
+            1,
+            commands.Exchange.Declare(exchange="amq.direct", passive=True),
+            commands.Exchange.DeclareOk,
+        )
+
     def delete_queue(self, name: str) -> None:
         self.conn.rpc(1, commands.Queue.Delete(queue=name), commands.Queue.DeleteOk)
 
@@ -242,6 +251,7 @@ def fanout(target: Target, size: int, count: int) -> Measurement:
     with topology as (admin, exchange, queues):
         for queue in queues:
             admin.bind(queue, exchange, "")
+        admin.sync()
         consumers = [ConsumerSpec(queues, count * FANOUT_QUEUES)]
         result = run_flow(target.address, PublisherSpec(exchange, [""], count, size), consumers)
         problem = _problems(result, {queue: list(range(count)) for queue in queues})
@@ -257,6 +267,7 @@ def topic(target: Target, size: int, count: int) -> Measurement:
             # a mix of patterns: a literal word then * or #
             pattern = f"svc{i}.*.event" if i % 2 else f"svc{i}.#"
             admin.bind(queues[i % TOPIC_QUEUES], exchange, pattern)
+        admin.sync()
         keys = [f"svc{i}.eu.event" for i in range(TOPIC_BINDINGS)]
         consumers = [ConsumerSpec(queues, count)]
         result = run_flow(target.address, PublisherSpec(exchange, keys, count, size), consumers)
