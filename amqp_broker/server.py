@@ -103,6 +103,7 @@ class BrokerServer:
         # Connections still in the handshake, oldest first, with the scope that ends each.
         self._handshaking: dict[ClientConnection, trio.CancelScope] = {}
         self._store_waker = _Waker()
+        self._stopped: trio.Event | None = None  # set when run() has finished
         self.address: BoundAddress | None = None
         # Set when run() returns, so services beside the broker (the management API) stop too.
         self.stopped = trio.Event()
@@ -121,6 +122,7 @@ class BrokerServer:
     async def run(
         self, *, task_status: trio.TaskStatus[BoundAddress] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        self._stopped = trio.Event()
         try:
             self.broker.start(trio.current_time())
             address, listeners = await self._open_listeners()
@@ -134,6 +136,7 @@ class BrokerServer:
                     task_status.started(address)
         finally:
             self.broker.close()  # the store's last batch, then the data directory is released
+            self._stopped.set()
             self.stopped.set()
 
     async def _open_listeners(self) -> tuple[BoundAddress, list[trio.abc.Listener[Any]]]:
@@ -190,6 +193,9 @@ class BrokerServer:
                 self._connections_done = trio.Event()
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
+        if self._stopped is not None:
+            # run() has released the data directory when this returns: a new broker may open it
+            await self._stopped.wait()
 
     def _wake_all(self) -> None:
         store = self.broker.store
