@@ -131,6 +131,7 @@ class Queue:
         self._next_seq = 0
         self.consumers: deque[Consumer] = deque()  # in registration order
         self._turns: dict[int, deque[Consumer]] = {}  # x-priority -> round-robin order
+        self._priorities: list[int] = []  # the keys of _turns, highest first
         self.unacked_count = 0
         # Counted for tests and the management API (RabbitMQ's message_stats).
         self.publish_count = 0
@@ -268,6 +269,7 @@ class Queue:
         self.deleted = True
         self.consumers.clear()
         self._turns.clear()
+        self._priorities.clear()
         return self.purge(Removal.DELETED)
 
     def ready_messages(self) -> Iterator[QueuedMessage]:
@@ -312,7 +314,10 @@ class Queue:
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
-        self._turns.setdefault(consumer.priority, deque()).append(consumer)
+        if consumer.priority not in self._turns:
+            self._turns[consumer.priority] = deque()
+            self._priorities = sorted(self._turns, reverse=True)
+        self._turns[consumer.priority].append(consumer)
         self.had_consumer = True
 
     def remove_consumer(self, consumer: Consumer) -> None:
@@ -323,6 +328,7 @@ class Queue:
         turns.remove(consumer)
         if not turns:
             del self._turns[consumer.priority]
+            self._priorities.remove(consumer.priority)
 
     def has_exclusive_consumer(self) -> bool:
         return any(consumer.exclusive for consumer in self.consumers)
@@ -338,7 +344,7 @@ class Queue:
         if self.options.single_active_consumer:
             active = self.consumers[0]
             return active if can_take(active) else None
-        for priority in sorted(self._turns, reverse=True):
+        for priority in self._priorities:
             turns = self._turns[priority]
             for _ in range(len(turns)):
                 consumer = turns[0]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pamqp.base import Frame as Method
 
@@ -28,8 +28,7 @@ class AssemblyState(enum.Enum):
     EXPECT_BODY = "expect_body"
 
 
-@dataclass(frozen=True, slots=True)
-class Content:
+class Content(NamedTuple):  # one per publish: cheaper than a frozen dataclass
     method: Method
     header: ContentHeader
     body: bytes

@@ -8,8 +8,7 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pamqp import commands, encode
 from pamqp.base import Frame as Method
@@ -218,8 +217,9 @@ def encode_content(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class ContentHeader:
+class ContentHeader(NamedTuple):
+    """One per publish: a NamedTuple is immutable and cheaper to build than a frozen dataclass."""
+
     class_id: int
     body_size: int
     properties_raw: bytes  # property flags and list, exactly as the publisher sent them

@@ -235,7 +235,11 @@ class AMQPConnection:
             return True
         if raw is None:
             return False
-        if raw.frame_type == FRAME_HEARTBEAT:
+        frame_type, channel, payload = raw
+        if frame_type == FRAME_HEARTBEAT:
+            return True
+        if channel and self.state is ConnectionState.OPEN:  # nearly every frame
+            self._channel_frame(channel, frame_type, payload)
             return True
         if self.state in (
             ConnectionState.AWAIT_START_OK,

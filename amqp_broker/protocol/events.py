@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pamqp.base import Frame as Method
 
@@ -39,9 +39,11 @@ class MethodReceived:
     method: Method
 
 
-@dataclass(frozen=True, slots=True)
-class ContentReceived:
-    """A content-bearing method with its header and whole body (basic.publish)."""
+class ContentReceived(NamedTuple):
+    """A content-bearing method with its header and whole body (basic.publish).
+
+    A NamedTuple, not a frozen dataclass like the other events: one is built per publish, and
+    it is as immutable and three times cheaper to build."""
 
     channel: int
     method: Method
