@@ -45,7 +45,7 @@ from amqp_broker.protocol.events import (
     MethodReceived,
 )
 from amqp_broker.protocol.fastcodec import encode_delivery
-from amqp_broker.store import DurableStore, open_store
+from amqp_broker.store import DurableStore, StoreError, open_store
 from amqp_broker.store.definitions import is_durable_queue
 from amqp_broker.version import __version__
 
@@ -109,6 +109,8 @@ class Broker:
         # The durable store (docs/durability.md); None keeps everything in memory.
         self.store: DurableStore | None = None
         if self.config.data_dir is not None:
+            if self.config.fsync not in ("always", "never"):  # a typo must not turn fsync off
+                raise StoreError(f"fsync must be 'always' or 'never', not {self.config.fsync!r}")
             self.store = open_store(
                 self.config.data_dir,
                 fsync=self.config.fsync == "always",

@@ -113,3 +113,28 @@ def test_store_write_failure_stops_the_broker_with_one_line(tmp_path: Path) -> N
     finally:
         process.kill()
         process.wait()
+
+
+def test_config_file_sets_the_data_dir_and_a_bad_fsync_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "from-config"
+    config = tmp_path / "broker.toml"
+    config.write_text(f'data_dir = "{data_dir}"\nfsync = "sometimes"\n')
+    result = run_cli("--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "amqp-broker: fsync must be 'always' or 'never', not 'sometimes'"
+    ]
+    config.write_text(f'data_dir = "{data_dir}"\nfsync = "never"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amqp_broker", "--port", "0", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "listening on" in process.stdout.readline()
+        assert (data_dir / "format").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
