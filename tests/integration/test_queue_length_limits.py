@@ -134,3 +134,27 @@ def test_invalid_limit_arguments_406(
             channel.queue_declare("q", arguments=arguments)
     assert info.value.reply_code == 406
     assert info.value.reply_text == "PRECONDITION_FAILED - invalid arg " + term.format(q=resource)
+
+
+def test_requeue_past_the_limit_drops_the_head(amqp_url: str) -> None:
+    # 3.10.8 (recorded): max-length 1, A delivered, B published, A nacked with requeue:
+    # A goes back to the head and is dropped (dead-lettered as maxlen), B stays
+    with connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("dropped")
+        channel.queue_declare(
+            "bounded",
+            arguments={
+                "x-max-length": 1,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": "dropped",
+            },
+        )
+        channel.basic_publish("", "bounded", b"A")
+        method, _properties, _body = channel.basic_get("bounded")
+        channel.basic_publish("", "bounded", b"B")
+        channel.basic_nack(method.delivery_tag, requeue=True)
+        assert _drain(channel, "bounded") == [b"B"]
+        _method, properties, body = channel.basic_get("dropped", auto_ack=True)
+        assert body == b"A"
+        assert properties.headers["x-death"][0]["reason"] == "maxlen"

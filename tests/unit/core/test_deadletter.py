@@ -165,6 +165,43 @@ def test_wire_keeps_rabbitmq_key_order_and_long_counts() -> None:
     assert b"\x05countl\x00\x00\x00\x00\x00\x00\x00\x02" in twice.properties_raw
 
 
+def test_entries_a_client_sent_are_regrouped_and_keep_their_values() -> None:
+    # 3.10.8 (recorded): a client publishes x-death [a/expired x3, b/rejected x1, b/rejected]
+    # and the message is rejected in qx: [qx/rejected, b/rejected x1, a/expired x3]
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    entries = [
+        {
+            "count": 3,
+            "reason": "expired",
+            "queue": "a",
+            "time": old,
+            "exchange": "",
+            "routing-keys": ["a"],
+        },
+        {
+            "count": 1,
+            "reason": "rejected",
+            "queue": "b",
+            "time": old,
+            "exchange": "",
+            "routing-keys": ["b"],
+        },
+        {"reason": "rejected", "queue": "b", "time": old, "exchange": "", "routing-keys": ["b"]},
+    ]
+    properties = Basic.Properties(headers={"x-death": entries, "x-first-death-queue": "a"})
+    wire = Message("", "qx", properties.marshal(), properties, b"R")
+    decoded = decode_content_header(struct.pack(">HHQ", 60, 0, 1) + wire.properties_raw)
+    message = Message("", "qx", wire.properties_raw, decoded.properties, b"R")
+    headers = _wire_headers(_die(message, "rejected", "qx", "qy"))
+    assert [(d["queue"], d["reason"], d["count"]) for d in headers["x-death"]] == [
+        ("qx", "rejected", 1),
+        ("b", "rejected", 1),
+        ("a", "expired", 3),
+    ]
+    assert headers["x-first-death-queue"] == "a"  # not rewritten after the first death
+    assert "x-first-death-reason" not in headers
+
+
 def test_the_original_message_is_left_alone() -> None:
     # the same Message object may still sit in other queues the publish reached
     original = _die(_published(), "rejected", "q1", "q2")
