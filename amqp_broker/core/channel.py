@@ -4,7 +4,10 @@
 # Rules kept here:
 # - Delivery tags start at 1 and grow by one per delivery on the channel (64-bit in practice).
 # - Unacked deliveries are kept in tag order (a dict preserves insertion order and tags only grow),
-#   so `multiple=true` settles a prefix of the dict.
+#   so `multiple=true` settles a prefix of the dict. That prefix is found through a deque of tags
+#   in order (settled ones are skipped when met, and compacted away), so settling k deliveries
+#   costs O(k) however many are outstanding: iterating the dict from its start would walk the
+#   slots of every entry already removed.
 # - A consumer never holds more unacked deliveries than its prefetch limit, nor the channel more
 #   than its global limit (RabbitMQ's per_consumer_qos meaning of basic.qos).
 from __future__ import annotations
@@ -53,6 +56,7 @@ class ChannelState:
         self.owner = owner  # the connection this channel belongs to
         self.consumers: dict[str, Consumer] = {}
         self.unacked: dict[int, Delivery] = {}
+        self._order: deque[int] = deque()  # unacked tags in order, plus some already settled
         self.next_tag = 1
         self.consumer_prefetch = 0  # basic.qos global=false: for consumers created after it
         self.global_prefetch = 0  # basic.qos global=true: shared by the channel
@@ -96,6 +100,7 @@ class ChannelState:
     def track(self, queue: Queue, entry: QueuedMessage, consumer: Consumer | None) -> int:
         tag = self.new_tag()
         self.unacked[tag] = Delivery(tag, queue, entry, consumer)
+        self._order.append(tag)
         queue.unacked_count += 1
         if consumer is not None:
             consumer.unacked += 1
@@ -107,23 +112,28 @@ class ChannelState:
         Raises AMQPError(PRECONDITION_FAILED) for a tag that is unknown or already settled;
         multiple with tag 0 means every outstanding delivery.
         """
+        unacked = self.unacked
         if multiple and tag == 0:
-            settled = list(self.unacked.values())
-            self.unacked.clear()
+            settled = list(unacked.values())
+            unacked.clear()
+            self._order.clear()
         elif multiple:
             # As RabbitMQ's collect_acks: the named tag itself must be outstanding.
-            if tag not in self.unacked:
+            if tag not in unacked:
                 raise _unknown_tag(tag, class_id, method_id)
             settled = []
-            for key in list(self.unacked):
-                if key > tag:
-                    break
-                settled.append(self.unacked.pop(key))
+            order = self._order
+            while order and order[0] <= tag:
+                delivery = unacked.pop(order.popleft(), None)
+                if delivery is not None:
+                    settled.append(delivery)
         else:
-            delivery = self.unacked.pop(tag, None)
+            delivery = unacked.pop(tag, None)
             if delivery is None:
                 raise _unknown_tag(tag, class_id, method_id)
             settled = [delivery]
+            if len(self._order) > 2 * len(unacked) + 64:
+                self._order = deque(unacked)  # drop the settled tags singles left behind
         for delivery in settled:
             _release(delivery)
         return settled
@@ -148,11 +158,13 @@ class ChannelState:
                     delivery.consumer.unacked += 1
         if self.tx_settlements:
             self.unacked = dict(sorted(self.unacked.items()))
+            self._order = deque(self.unacked)
         self.tx_settlements = []
 
     def take_all_unacked(self) -> list[Delivery]:
         settled = list(self.unacked.values())
         self.unacked.clear()
+        self._order.clear()
         for delivery in settled:
             _release(delivery)
         return settled
