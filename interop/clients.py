@@ -27,7 +27,13 @@ def _python(module: str) -> tuple[str, ...]:
     return (sys.executable, "-m", f"interop.drivers.{module}")
 
 
-CLIENTS: tuple[Client, ...] = (Client("pika-blocking", _python("pika_blocking")),)
+CLIENTS: tuple[Client, ...] = (
+    Client("pika-blocking", _python("pika_blocking")),
+    Client("aio-pika", _python("aio_pika_driver")),
+    Client("aiormq", _python("aiormq_driver")),
+    Client("kombu", _python("kombu_driver")),
+    Client("celery", _python("celery_driver")),
+)
 
 
 def install_node_client() -> str | None:
