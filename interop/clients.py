@@ -33,6 +33,9 @@ CLIENTS: tuple[Client, ...] = (
     Client("aiormq", _python("aiormq_driver")),
     Client("kombu", _python("kombu_driver")),
     Client("celery", _python("celery_driver")),
+    Client("amqpstorm", _python("amqpstorm_driver")),
+    Client("rabbitpy", _python("rabbitpy_driver")),
+    Client("amqplib", ("node", str(NODE_DIR / "suite.js"))),
 )
 
 
