@@ -23,12 +23,14 @@ class Client:
         return [*self.command, *args]
 
 
-def _python(module: str) -> tuple[str, ...]:
-    return (sys.executable, "-m", f"interop.drivers.{module}")
+def _python(module: str, *args: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", f"interop.drivers.{module}", *args)
 
 
 CLIENTS: tuple[Client, ...] = (
     Client("pika-blocking", _python("pika_blocking")),
+    Client("pika-select", _python("pika_callbacks", "select")),
+    Client("pika-asyncio", _python("pika_callbacks", "asyncio")),
     Client("aio-pika", _python("aio_pika_driver")),
     Client("aiormq", _python("aiormq_driver")),
     Client("kombu", _python("kombu_driver")),
@@ -36,6 +38,7 @@ CLIENTS: tuple[Client, ...] = (
     Client("amqpstorm", _python("amqpstorm_driver")),
     Client("rabbitpy", _python("rabbitpy_driver")),
     Client("amqplib", ("node", str(NODE_DIR / "suite.js"))),
+    Client("amqp-tools", _python("amqp_tools")),
 )
 
 

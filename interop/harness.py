@@ -3,8 +3,9 @@
 #
 # Protocol between the runner and a driver (node's suite.js speaks it too):
 #   <driver> --list          prints the scenario names it implements, one per line
-#   <driver> SCENARIO        with AMQP_URL in the environment, runs it and prints, as its last line,
-#                            {"ok": true|false, "detail": "...", "observed": "..."|null}
+#   <driver> SCENARIO...     with AMQP_URL in the environment, runs them in order and prints one
+#                            line per scenario as it finishes:
+#                            {"scenario": "...", "ok": true|false, "detail": "...", "observed": ...}
 # "observed" is what a scenario saw that RabbitMQ decides (a reply text, a redelivered flag), with
 # the scenario's own random names replaced by placeholders, so the runner can compare it across
 # brokers.
@@ -37,6 +38,7 @@ SCENARIOS: tuple[str, ...] = (
     "reconnect",
     "error_404",
     "error_406",
+    "reply_texts",
 )
 
 # Bodies bigger than frame_max (131072 on both brokers), so they travel as several body frames.
@@ -84,11 +86,14 @@ class Driver:
         self.scenarios: dict[str, Scenario] = {}
 
     def scenario(self, fn: S) -> S:
-        name = fn.__name__
+        """Decorator: register fn under its own name."""
+        self.add(fn.__name__, fn)
+        return fn
+
+    def add(self, name: str, fn: Scenario) -> None:
         if name not in SCENARIOS:
             raise ValueError(f"{name} is not one of the suite's scenarios")
         self.scenarios[name] = fn
-        return fn
 
     def run(self, name: str, url: str) -> dict[str, object]:
         ctx = Context(self.client, name, url)
@@ -110,10 +115,12 @@ class Driver:
         if args == ["--list"]:
             print("\n".join(name for name in SCENARIOS if name in self.scenarios))
             return
-        if len(args) != 1 or args[0] not in self.scenarios:
-            sys.exit(f"usage: --list | one of {sorted(self.scenarios)}")
-        result = self.run(args[0], os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
-        sys.stdout.flush()
-        print(json.dumps(result), flush=True)
+        if not args or any(name not in self.scenarios for name in args):
+            sys.exit(f"usage: --list | SCENARIO... from {sorted(self.scenarios)}")
+        url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+        for name in args:
+            result = self.run(name, url)
+            sys.stdout.flush()
+            print(json.dumps({"scenario": name, **result}), flush=True)
         # Clients that leave non-daemon threads behind must not keep the process alive.
         os._exit(0)

@@ -1,16 +1,25 @@
-# Runs every (broker, client, scenario) cell, each driver in its own process, a few at a time.
+# Runs every (broker, client, scenario) cell: one driver process per (broker, client) runs that
+# client's scenarios in order, a few such processes at a time.
 #
-# Rules kept here: a cell never takes longer than CELL_TIMEOUT (the driver is killed and the cell
-# fails), and a driver that prints no result line fails its cell with its stderr as the detail.
+# Rules kept here: a scenario never takes longer than CELL_TIMEOUT (the driver is killed, the cell
+# fails, and the client's remaining scenarios run in a new process); a driver that dies fails the
+# scenario it was running with its stderr as the detail.
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
+import signal
 import subprocess
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from typing import IO, Any
 
 from interop.clients import REPO, Client
 
@@ -70,40 +79,74 @@ def list_scenarios(client: Client) -> tuple[set[str], str]:
     return set(done.stdout.split()), ""
 
 
-def run_cell(target: Target, client: Client, scenario: str) -> Cell:
-    try:
-        done = subprocess.run(
-            client.argv(scenario),
+def _reader(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _cell(target: Target, client: Client, scenario: str, result: dict[str, Any]) -> Cell:
+    status = Status.PASS if result.get("ok") else Status.FAIL
+    detail = str(result.get("detail", ""))
+    return Cell(target.label, client.name, scenario, status, detail, result.get("observed"))
+
+
+def _run_batch(
+    target: Target, client: Client, scenarios: Sequence[str], timeout: float
+) -> list[Cell]:
+    """Run scenarios in one driver process until they are done, one fails to answer in time, or
+    the driver dies; the cells of the scenarios it answered for, plus one failed cell."""
+    cells: list[Cell] = []
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            client.argv(*scenarios),
             cwd=REPO,
             env=_env(target.url),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
             text=True,
-            timeout=CELL_TIMEOUT,
-            check=False,
+            start_new_session=True,  # its own process group: a Celery worker or tool goes with it
         )
-    except subprocess.TimeoutExpired:
-        return Cell(target.label, client.name, scenario, Status.FAIL, f"timeout {CELL_TIMEOUT}s")
-    lines = done.stdout.strip().splitlines()
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = (done.stderr.strip() or done.stdout.strip())[-500:]
-        return Cell(
-            target.label,
-            client.name,
-            scenario,
-            Status.FAIL,
-            f"no result (exit {done.returncode}): {tail}",
-        )
-    status = Status.PASS if result.get("ok") else Status.FAIL
-    return Cell(
-        target.label,
-        client.name,
-        scenario,
-        status,
-        str(result.get("detail", "")),
-        result.get("observed"),
-    )
+        assert process.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
+        try:
+            for scenario in scenarios:
+                deadline = time.monotonic() + timeout
+                result: dict[str, Any] | None = None
+                while result is None:
+                    try:
+                        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                    except queue.Empty:
+                        why = f"timeout {timeout:.0f}s"
+                        return [*cells, Cell(target.label, client.name, scenario, Status.FAIL, why)]
+                    if line is None:
+                        process.wait()
+                        stderr.seek(0)
+                        why = f"driver exited {process.returncode}: {stderr.read()[-500:]}"
+                        return [*cells, Cell(target.label, client.name, scenario, Status.FAIL, why)]
+                    with contextlib.suppress(ValueError):
+                        parsed = json.loads(line)
+                        if isinstance(parsed, dict) and parsed.get("scenario") == scenario:
+                            result = parsed
+                cells.append(_cell(target, client, scenario, result))
+            return cells
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            process.stdout.close()
+
+
+def run_client(
+    target: Target, client: Client, scenarios: Sequence[str], timeout: float = CELL_TIMEOUT
+) -> list[Cell]:
+    """All of one client's scenarios against one broker, in as few driver processes as it takes:
+    after a timeout or a crash the rest run in a fresh process."""
+    cells: list[Cell] = []
+    while len(cells) < len(scenarios):
+        cells += _run_batch(target, client, scenarios[len(cells) :], timeout)
+    return cells
 
 
 def run_matrix(
@@ -116,23 +159,25 @@ def run_matrix(
 ) -> list[Cell]:
     """Every cell of the matrix; cells a driver does not implement are ABSENT without running."""
     cells: list[Cell] = []
-    work: list[tuple[Target, Client, str]] = []
+    work: list[tuple[Target, Client, list[str]]] = []
     for client in clients:
         implemented, why = list_scenarios(client)
-        for scenario in scenarios:
-            for target in targets:
+        runnable = [s for s in scenarios if s in implemented]
+        for target in targets:
+            if runnable:
+                work.append((target, client, runnable))
+            for scenario in scenarios:
                 if why:
                     cells.append(Cell(target.label, client.name, scenario, Status.FAIL, why))
-                elif scenario in implemented:
-                    work.append((target, client, scenario))
-                else:
+                elif scenario not in implemented:
                     cells.append(Cell(target.label, client.name, scenario, Status.ABSENT))
-    # The slow cells (idling through heartbeats) start first so they overlap with the rest.
-    work.sort(key=lambda item: item[2] != "heartbeat_idle")
+    # The longest batches (a worker process to start, several to idle through) go first.
+    work.sort(key=lambda item: -len(item[2]))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for cell in pool.map(lambda item: run_cell(*item), work):
-            on_cell(cell)
-            cells.append(cell)
+        for batch in pool.map(lambda item: run_client(*item), work):
+            for cell in batch:
+                on_cell(cell)
+            cells += batch
     order = {name: i for i, name in enumerate(scenarios)}
     clients_order = {client.name: i for i, client in enumerate(clients)}
     return sorted(cells, key=lambda c: (order[c.scenario], clients_order[c.client]))

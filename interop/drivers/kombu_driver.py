@@ -290,5 +290,33 @@ def error_406(ctx: Context) -> None:
         connection.default_channel.queue_delete(ctx.name())
 
 
+@driver.scenario
+def reply_texts(ctx: Context) -> None:
+    """What RabbitMQ answers to input clients can send but should not: an unknown delivery mode,
+    immediate=true, an invalid x-max-priority. Compared text for text with RabbitMQ's."""
+    attempts: list[tuple[str, Any]] = [
+        (
+            "delivery_mode=7",
+            lambda ch: ch.basic_publish(amqp.Message(b"m", delivery_mode=7), "", "q"),
+        ),
+        ("immediate", lambda ch: ch.basic_publish(amqp.Message(b"m"), "", "q", immediate=True)),
+    ]
+    for value in (256, -1, "ten", 1.5):
+        declare = {"arguments": {"x-max-priority": value}, "auto_delete": True}
+        attempts.append(
+            (f"x-max-priority={value!r}", lambda ch, d=declare: ch.queue_declare(ctx.name(), **d))
+        )
+    for label, attempt in attempts:
+        with _connect(ctx) as connection:
+            channel = connection.channel()
+            try:
+                attempt(channel)
+                channel.queue_declare("", exclusive=True)  # a round trip to see the close
+                ctx.observe(f"{label}: accepted")
+            except amqp.exceptions.AMQPError as exc:
+                ctx.observe(f"{label}: {type(exc).__name__} {exc.code} {exc.reply_text}")
+    check(len(ctx.observed) == len(attempts), "an attempt went unrecorded")
+
+
 if __name__ == "__main__":
     driver.main()

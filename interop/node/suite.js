@@ -1,6 +1,7 @@
 // node's amqplib (promise API) speaking the interop harness protocol (see interop/harness.py):
 //   node suite.js --list        the scenarios implemented here
-//   node suite.js SCENARIO      with AMQP_URL set; prints {"ok", "detail", "observed"} as its last line
+//   node suite.js SCENARIO...   with AMQP_URL set; runs them in order, printing one line per scenario:
+//                               {"scenario", "ok", "detail", "observed"}
 'use strict';
 
 const crypto = require('node:crypto');
@@ -282,31 +283,38 @@ const scenarios = {
   },
 };
 
+async function run(name, url) {
+  const prefix = `interop.amqplib.${name}.${crypto.randomBytes(4).toString('hex')}`;
+  const observed = [];
+  const ctx = {
+    url,
+    name: (suffix) => `${prefix}.${suffix}`,
+    observe: (value) => observed.push(String(value).split(prefix).join('<p>')),
+  };
+  try {
+    await scenarios[name](ctx);
+    return { ok: true, detail: '', observed: observed.length ? observed.join('; ') : null };
+  } catch (err) {
+    const detail = `${err.constructor.name}: ${err.message}`.split(prefix).join('<p>');
+    return { ok: false, detail, trace: String(err.stack) };
+  }
+}
+
 async function main(args) {
   if (args.length === 1 && args[0] === '--list') {
     console.log(Object.keys(scenarios).join('\n'));
     return;
   }
-  if (args.length !== 1 || !(args[0] in scenarios)) {
-    console.error(`usage: --list | one of ${Object.keys(scenarios)}`);
+  if (args.length === 0 || !args.every((name) => name in scenarios)) {
+    console.error(`usage: --list | SCENARIO... from ${Object.keys(scenarios)}`);
     process.exit(2);
   }
-  const prefix = `interop.amqplib.${args[0]}.${crypto.randomBytes(4).toString('hex')}`;
-  const observed = [];
-  const ctx = {
-    url: process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672/',
-    name: (suffix) => `${prefix}.${suffix}`,
-    observe: (value) => observed.push(String(value).split(prefix).join('<p>')),
-  };
-  let result;
-  try {
-    await scenarios[args[0]](ctx);
-    result = { ok: true, detail: '', observed: observed.length ? observed.join('; ') : null };
-  } catch (err) {
-    const detail = `${err.constructor.name}: ${err.message}`.split(prefix).join('<p>');
-    result = { ok: false, detail, trace: String(err.stack) };
+  const url = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672/';
+  for (const name of args) {
+    const result = await run(name, url);
+    await new Promise((resolve) => process.stdout.write(`${JSON.stringify({ scenario: name, ...result })}\n`, resolve));
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+  process.exit(0);
 }
 
 main(process.argv.slice(2));
