@@ -1077,7 +1077,12 @@ class Broker:
             posix_time=self.wall_clock(),
         )
         headers = copy.properties.headers
-        for target in vhost.route(exchange, copy.routing_key, headers):
+        targets = (
+            self._route_keys(vhost, exchange, copy)
+            if copy.sender_routes
+            else vhost.route(exchange, copy.routing_key, headers)
+        )
+        for target in targets:
             if reason is Removal.REJECTED or not is_cycle(target.name, headers):
                 self._enqueue(target, copy)
 

@@ -10,7 +10,7 @@
 #   3.10 writes no x-last-death-* headers. The header table comes out sorted by key, as
 #   rabbit_misc:set_table_value leaves it; only entries RabbitMQ re-sorts are re-sorted.
 # - It is published to the DLX with x-dead-letter-routing-key if set (dropping the CC header),
-#   else with the original routing key.
+#   else with the original routing keys (the publish's, and its CC and BCC keys).
 # - A copy is not delivered to a queue it already died in when every death since is automatic
 #   (no `rejected`): that is a cycle only a client could break.
 # - Only the headers the death changes are encoded (with RabbitMQ's types: count is a long);
@@ -78,6 +78,8 @@ def dead_letter_copy(
         _encode_properties(message.properties_raw, old.headers or {}, headers),
         properties,
         message.body,
+        # without a dead-letter routing key the copy goes to every key the publish named
+        sender_routes=message.sender_routes if routing_key is None else (),
     )
 
 

@@ -153,3 +153,26 @@ def test_rejected_message_may_come_back_to_its_own_queue(amqp_url: str) -> None:
             _method, properties, _body = channel.basic_get("self", auto_ack=False)
             assert properties.headers["x-death"][0]["count"] == expected_count
             channel.basic_nack(_method.delivery_tag, requeue=True)
+
+
+def test_without_dead_letter_routing_key_cc_and_bcc_keys_route_the_copy(amqp_url: str) -> None:
+    # RabbitMQ keeps a message's routing keys (its own, CC, BCC) and dead-letters with all of
+    # them; x-death's routing-keys lists the CC keys (BCC never reaches a queue)
+    with connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.exchange_declare("jobs", "direct")
+        channel.exchange_declare("dlx", "direct")
+        channel.queue_declare("work", arguments={"x-dead-letter-exchange": "dlx"})
+        channel.queue_bind("work", "jobs", "a")
+        for key in ("a", "b", "c"):
+            channel.queue_declare(f"dead-{key}")
+            channel.queue_bind(f"dead-{key}", "dlx", key)
+        headers = {"CC": ["b"], "BCC": ["c"]}
+        channel.basic_publish("jobs", "a", b"x", pika.BasicProperties(headers=headers))
+        method, _properties, _body = channel.basic_get("work")
+        channel.basic_reject(method.delivery_tag, requeue=False)
+        for key in ("a", "b", "c"):
+            _method, properties, body = channel.basic_get(f"dead-{key}", auto_ack=True)
+            assert body == b"x"
+            assert properties.headers["x-death"][0]["routing-keys"] == ["a", "b"]
+            assert "BCC" not in properties.headers
