@@ -13,9 +13,8 @@ from pathlib import Path
 
 import trio
 
-from amqp_broker import __version__, ctl
+from amqp_broker import __version__
 from amqp_broker.config import BrokerConfig
-from amqp_broker.config_file import load_config
 from amqp_broker.server import BrokerServer
 from amqp_broker.store import StoreError
 
@@ -106,13 +105,22 @@ async def run(config: BrokerConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["ctl"]:  # admin verbs: a client of the management API, not a server
+        # imported only here: urllib/http/email cost the server's cold start ~40 ms otherwise
+        from amqp_broker import ctl  # noqa: PLC0415
+
         return ctl.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = load_config(args.config) if args.config else BrokerConfig()
+        if args.config:
+            # tomllib and the config checks only when a file is given (cold start)
+            from amqp_broker.config_file import load_config  # noqa: PLC0415
+
+            config = load_config(args.config)
+        else:
+            config = BrokerConfig()
     except (OSError, ValueError) as exc:
         print(f"amqp-broker: bad --config: {exc}", file=sys.stderr)
         return 2

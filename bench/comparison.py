@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bench.brokers import REPO, OurBroker, RabbitMQ, Target
@@ -25,6 +25,8 @@ from bench.loadgen import consumer_ceiling, publisher_ceiling
 from bench.scenarios import Measurement, Plan, Scale, run_all
 
 DOCS = REPO / "docs"
+# Smaller than bench.run's defaults: every round runs both brokers on a shared 2-core machine.
+COMPARE_SCALE = Scale(throughput=20_000, fanout=5_000, latency_seconds=3.0)
 BEGIN = "<!-- bench/compare: begin (generated; edit bench/comparison.py instead) -->"
 END = "<!-- bench/compare: end -->"
 
@@ -281,6 +283,7 @@ def compare(
     plan: Plan,
     brokers: list[tuple[str, Callable[[], Target]]],
     ceiling_count: int,
+    memory_rounds: int = 1,
 ) -> Comparison:
     comparison = Comparison(rounds=rounds, scale=asdict(plan.scale))
     comparison.started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
@@ -289,13 +292,16 @@ def compare(
         print(f"load generator ceiling, {line}", flush=True)
     for r in range(rounds):
         order = brokers if r % 2 == 0 else brokers[::-1]
+        # A million queued messages takes minutes per broker: measured in the first rounds only
+        # (memory does not depend on the machine's load as throughput does).
+        plan_now = plan if r < memory_rounds else replace(plan, skip=(*plan.skip, "memory"))
         for name, start in order:
             load = os.getloadavg()
             comparison.loads.append((name, r + 1, load))
             print(f"round {r + 1}/{rounds}: {name} (load average {load[0]:.2f})", flush=True)
             target = start()
             try:
-                run_all(target, plan, lambda m, n=name: (comparison.add(n, m), print_row(n, m)))
+                run_all(target, plan_now, lambda m, n=name: (comparison.add(n, m), print_row(n, m)))
             finally:
                 target.stop()
     comparison.finished = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
@@ -308,15 +314,20 @@ def main(argv: list[str] | None = None) -> None:
         description="Every benchmark scenario against our broker and RabbitMQ, interleaved.",
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--memory-rounds", type=int, default=1, help="rounds that queue a million messages"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     parser.add_argument("--only", nargs="*", default=(), help="scenario keys to run")
     parser.add_argument(
         "--write-docs", action="store_true", help="update docs/performance.md and the plot"
     )
     args = parser.parse_args(argv)
-    plan = Plan(Scale.quick() if args.quick else Scale(), tuple(args.only))
+    plan = Plan(Scale.quick() if args.quick else COMPARE_SCALE, tuple(args.only))
     brokers: list[tuple[str, Callable[[], Target]]] = [("ours", OurBroker), ("RabbitMQ", RabbitMQ)]
-    comparison = compare(args.rounds, plan, brokers, 2_000 if args.quick else 200_000)
+    comparison = compare(
+        args.rounds, plan, brokers, 2_000 if args.quick else 200_000, args.memory_rounds
+    )
     print()
     print("\n".join(table(comparison)))
     if args.write_docs:

@@ -378,8 +378,11 @@ class Plan:
 
     scale: Scale = field(default_factory=Scale)
     only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
 
     def wants(self, key: str) -> bool:
+        if any(key.startswith(s) for s in self.skip):
+            return False
         return not self.only or any(key.startswith(o) for o in self.only)
 
 
