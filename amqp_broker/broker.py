@@ -373,13 +373,12 @@ class Broker:
         """Expire messages and unused queues whose deadline has come."""
         self.now = now
         for queue in self.deadlines.pop_due(now):
-            if queue.deleted:
-                continue
-            unused = queue.unused_deadline()
             vhost = self.vhosts.get(queue.vhost)
-            if unused is not None and now >= unused and vhost is not None:
-                if vhost.queues.get(queue.name) is queue:
-                    self._delete_queue(vhost, queue)
+            if queue.deleted or vhost is None or vhost.queues.get(queue.name) is not queue:
+                continue  # gone meanwhile: it stays off the schedule
+            unused = queue.unused_deadline()
+            if unused is not None and now >= unused:
+                self._delete_queue(vhost, queue)
                 continue
             self._dispatch(queue)
         self.check_memory()

@@ -121,3 +121,19 @@ async def test_per_message_ttl_waits_for_a_longer_lived_head(
         await _advance(mock_clock, 30.1)
         assert queue.ready_count == 0
         await client.aclose()
+
+
+async def test_deleting_the_vhost_leaves_no_timer_behind(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    async with open_broker() as broker:
+        client = await _client(broker)
+        await _call(client, commands.Queue.Declare(queue="idle", arguments={"x-expires": 1000}))
+        await _call(client, commands.Queue.Declare(queue="ttl", arguments={"x-message-ttl": 500}))
+        await client.publish(1, "ttl", b"x")
+        await _call(client, commands.Queue.Declare(queue="ttl", passive=True))
+        assert broker.broker.next_deadline() is not None
+        broker.broker.delete_vhost("/")
+        await _advance(mock_clock, 2.0)
+        assert broker.broker.next_deadline() is None
+        await client.aclose()
