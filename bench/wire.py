@@ -209,8 +209,11 @@ class WireConnection:
                 return value
 
     def close(self) -> None:
+        """Close and wait for Close-Ok: a broker still reading a backlog of publishes gets to
+        the end of it first. Closing the socket early could reset the connection and lose the
+        publishes still in the broker's receive buffer (RabbitMQ under load did)."""
         try:
-            self.sock.settimeout(2.0)
+            self.sock.settimeout(30.0)
             self.rpc(
                 0,
                 commands.Connection.Close(reply_code=200, reply_text="", class_id=0, method_id=0),
