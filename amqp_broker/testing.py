@@ -167,10 +167,16 @@ class BrokerThread(BrokerControls):
 
     Broker state belongs to the broker's thread: use call() to run a function there (the
     test controls do).
+
+    Given a trio.testing.MockClock (rate=1.0 keeps time flowing), advance_clock() moves the
+    broker's time ahead without sleeping: message TTLs, queue expiry and heartbeats follow it.
     """
 
-    def __init__(self, config: BrokerConfig | None = None) -> None:
+    def __init__(
+        self, config: BrokerConfig | None = None, *, clock: trio.testing.MockClock | None = None
+    ) -> None:
         self.config = _test_config(config)
+        self.clock = clock
         self._new_server()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -224,7 +230,7 @@ class BrokerThread(BrokerControls):
 
     def _run(self) -> None:
         try:
-            trio.run(self._main)
+            trio.run(self._main, clock=self.clock)
         except BaseException as exc:
             self._error = exc
         finally:
@@ -314,6 +320,15 @@ class BrokerThread(BrokerControls):
             with self._changes:
                 self._async_wakers.remove(wake)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Jump the broker's MockClock ahead: what falls due in that time happens now.
+        A jump beyond two heartbeat intervals makes the broker drop idle heartbeating clients,
+        as it would after that much real time."""
+        clock = self.clock
+        if clock is None:
+            raise RuntimeError("advance_clock needs BrokerThread(clock=trio.testing.MockClock())")
+        self._change(lambda server: clock.jump(seconds))
+
     def restart(self) -> None:
         """Stop the broker (clients get 320 CONNECTION_FORCED) and start a new one on the same
         port and config: what a real restart keeps (durable state, given a data directory)
@@ -368,7 +383,8 @@ class BrokerProcess:
         self._signalled = False
 
     def start(self) -> BrokerProcess:
-        command = [sys.executable, "-m", "amqp_broker", "--port", "0", *self.args]
+        self._signalled = False
+        command = [sys.executable, "-m", "amqp_broker", "--port", str(self.port), *self.args]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -389,6 +405,12 @@ class BrokerProcess:
         finally:
             timer.cancel()
         raise RuntimeError("the broker process exited before listening")
+
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the process with `sig` (SIGKILL for a crash) and start it again on the same
+        port; with a data_dir, durable state comes back as after a real restart."""
+        self.stop(sig)
+        self.start()
 
     def send_signal(self, sig: int = signal.SIGTERM) -> None:
         """Ask the broker to stop (SIGTERM, SIGINT) or kill it (SIGKILL) without waiting."""
