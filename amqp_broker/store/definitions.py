@@ -183,14 +183,21 @@ def decode_definitions(data: bytes) -> tuple[int, list[VhostDefinitions]]:
     payload = data[_HEADER.size : _HEADER.size + length]
     if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != checksum:
         raise StoreError("the definitions file is corrupt")
-    (next_queue_id,) = _LENGTH.unpack_from(payload)
-    position = _LENGTH.size
-    vhosts = []
-    while position < len(payload):
-        (size,) = _LENGTH.unpack_from(payload, position)
-        position += _LENGTH.size
-        vhosts.append(_decode_vhost(payload[position : position + size]))
-        position += size
+    # The checksum held, so the bytes are as written; a layout this version cannot read means
+    # another version wrote them. That is the user's one-line error, not a traceback.
+    try:
+        (next_queue_id,) = _LENGTH.unpack_from(payload)
+        position = _LENGTH.size
+        vhosts = []
+        while position < len(payload):
+            (size,) = _LENGTH.unpack_from(payload, position)
+            position += _LENGTH.size
+            vhosts.append(_decode_vhost(payload[position : position + size]))
+            position += size
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(
+            f"the definitions file cannot be read (written by another version?): {exc}"
+        ) from exc
     return next_queue_id, vhosts
 
 

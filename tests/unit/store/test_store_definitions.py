@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import zlib
 
 import pytest
 
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
 from amqp_broker.store.definitions import (
+    _HEADER,
+    _MAGIC,
     BindingDefinition,
     DefinitionsEncoder,
     ExchangeDefinition,
@@ -85,3 +88,18 @@ def test_a_damaged_definitions_file_is_refused() -> None:
     data[-3] ^= 0x40
     with pytest.raises(StoreError, match="definitions file is corrupt"):
         decode_definitions(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x01\x00",  # shorter than the queue-id counter
+        b"\x08\x00\x00\x00\x05\x00\x00\x00V\xff\xff\xff\xff",  # a table longer than its vhost
+        b"\x08\x00\x00\x00\x09\x00\x00\x00V\x04\x00\x00\x00\x00\x00\x00\x00",  # no name
+    ],
+)
+def test_an_intact_file_in_a_layout_we_cannot_read_is_a_store_error(payload: bytes) -> None:
+    """Checksummed correctly but not this version's layout (a file from another version)."""
+    data = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
+    with pytest.raises(StoreError, match="definitions file"):
+        decode_definitions(data)
