@@ -101,6 +101,11 @@ _METHODS_WITH_TABLES = frozenset(
 )
 
 
+_METHODS_WITH_DELIVERY_TAGS = frozenset(
+    cls.index for cls in (Basic.Ack, Basic.Nack, Basic.Reject, Basic.Deliver, Basic.GetOk)
+)
+
+
 def decode_method(payload: bytes) -> Method:
     """Decode a method frame's payload.
 
@@ -139,9 +144,17 @@ def decode_method(payload: bytes) -> Method:
             setattr(method, name, decode_table(payload, start)[0])
     except (struct.error, ValueError, TypeError, IndexError, RecursionError) as exc:
         class_id, method_id = split_index(index)
-        raise AMQPError(
-            ReplyCode.FRAME_ERROR, f"cannot decode {method.name}", class_id, method_id
-        ) from exc
+        detail = (
+            "Malformed UTF-8 in shortstr"  # RabbitMQ 3.10.8's text
+            if isinstance(exc, UnicodeDecodeError)
+            else f"cannot decode {method.name}"
+        )
+        raise AMQPError(ReplyCode.FRAME_ERROR, detail, class_id, method_id) from exc
+    if index in _METHODS_WITH_DELIVERY_TAGS:
+        tag: int = getattr(method, "delivery_tag", 0)
+        if tag < 0:
+            # pamqp reads a long-long as signed; in AMQP it is unsigned (RabbitMQ echoes 2**64-1).
+            method.delivery_tag = tag + (1 << 64)  # type: ignore[attr-defined]
     return method
 
 
