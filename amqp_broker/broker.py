@@ -1318,6 +1318,7 @@ class Broker:
         """Drop a queue's ready messages (unacked ones stay with their consumers)."""
         count = queue.purge()
         self._dispatch(queue)
+        self.check_memory()  # the memory alarm may clear
         return count
 
     def delete_queue(self, vhost: VirtualHost, queue: Queue) -> int:

@@ -64,6 +64,7 @@ class ManagementContext:
     server: BrokerServer
     http_port: int = 0
     rates: RateSampler = field(default_factory=RateSampler)
+    started: float = field(default_factory=trio.current_time)
 
     @property
     def broker(self) -> Broker:

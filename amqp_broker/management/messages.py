@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from amqp_broker import injection
+from amqp_broker.auth import Access, Resource
 from amqp_broker.errors import AMQPError
 from amqp_broker.inspection import message_properties
 from amqp_broker.management.auth import Caller
@@ -54,11 +55,13 @@ def routes(context: ManagementContext) -> list[Route]:
         properties = properties_from_json(body["properties"])
         payload = decode_payload(body["payload"], body["payload_encoding"])
         context.catch_up()
+        name = exchange_name(request)
         try:
+            caller.check(broker, vhost.name, Access.WRITE, Resource.EXCHANGE, name)
             queues = injection.publish(
                 broker,
                 vhost.name,
-                exchange_name(request),
+                name,
                 routing_key,
                 payload,
                 properties=properties,
@@ -85,6 +88,7 @@ def routes(context: ManagementContext) -> list[Route]:
         if queue is None:
             detail = f"NOT_FOUND - no queue '{name}' in vhost '{vhost.name}'"
             raise ApiError(404, "not_found", detail)
+        caller.check(broker, vhost.name, Access.READ, Resource.QUEUE, name)
         vhost.check_exclusive_access(queue, None)
         remaining = queue.ready_count
         context.catch_up()
@@ -113,7 +117,9 @@ def routes(context: ManagementContext) -> list[Route]:
 
     async def purge(request: Request, caller: Caller) -> Any:
         vhost = vhost_for_write(context, caller, param(request, "vhost"))
-        queue = vhost.queues.get(param(request, "queue"))
+        name = param(request, "queue")
+        caller.check(broker, vhost.name, Access.READ, Resource.QUEUE, name)
+        queue = vhost.queues.get(name)
         if queue is None:
             raise not_found()
         broker.purge_queue(queue)

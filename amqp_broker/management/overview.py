@@ -4,9 +4,12 @@
 # - A user without the administrator tag sees only the vhosts it may open, as in RabbitMQ.
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import trio
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from amqp_broker import inspection
@@ -104,6 +107,29 @@ def overview(context: ManagementContext, caller: Caller) -> dict[str, Any]:
     }
 
 
+def node(context: ManagementContext) -> dict[str, Any]:
+    """The one node this broker is, in /api/nodes' shape (what cluster health tools read)."""
+    broker = context.broker
+    return {
+        "name": NODE,
+        "type": "disc",
+        "running": True,
+        "os_pid": str(os.getpid()),
+        "processors": os.cpu_count() or 1,
+        "uptime": int((trio.current_time() - context.started) * 1000),
+        "mem_used": broker.meter.used,
+        "mem_limit": broker.config.memory_high_watermark,
+        "mem_alarm": broker.publishers_blocked,
+        "disk_free_alarm": False,
+        "partitions": [],
+        "rates_mode": "basic",
+        "exchange_types": [
+            {"name": name, "description": description, "enabled": True}
+            for name, description in EXCHANGE_TYPES
+        ],
+    }
+
+
 def routes(context: ManagementContext) -> list[Route]:
     broker = context.broker
 
@@ -135,6 +161,20 @@ def routes(context: ManagementContext) -> list[Route]:
     async def healthy(request: Request, caller: Caller) -> Any:
         return {"status": "ok"}
 
+    async def alarms(request: Request, caller: Caller) -> Any:
+        """503 while the memory alarm blocks publishers, as RabbitMQ's alarm health check."""
+        if not broker.publishers_blocked:
+            return {"status": "ok"}
+        body = {
+            "status": "failed",
+            "reason": "resource alarm(s) in effect in the cluster",
+            "alarms": [{"node": NODE, "resource": "memory"}],
+        }
+        return JSONResponse(body, status_code=503)
+
+    async def nodes(request: Request, caller: Caller) -> Any:
+        return [node(context)]
+
     return [
         api_route(context, "/api/overview", get_overview),
         api_route(context, "/api/whoami", whoami),
@@ -143,6 +183,7 @@ def routes(context: ManagementContext) -> list[Route]:
         api_route(context, "/api/vhosts/{vhost}", put_vhost, ["PUT"], administrator=True),
         api_route(context, "/api/vhosts/{vhost}", delete_vhost, ["DELETE"], administrator=True),
         api_route(context, "/api/healthchecks/node", healthy),
-        api_route(context, "/api/health/checks/alarms", healthy),
-        api_route(context, "/api/health/checks/local-alarms", healthy),
+        api_route(context, "/api/health/checks/alarms", alarms),
+        api_route(context, "/api/health/checks/local-alarms", alarms),
+        api_route(context, "/api/nodes", nodes),
     ]

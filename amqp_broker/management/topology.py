@@ -4,6 +4,8 @@
 # - Declares, deletes and binds go through the broker's calls for them, which share the checks
 #   and effects of the AMQP methods (equivalence, reserved names, consumer cancellation, the
 #   durable store); their AMQP errors become RabbitMQ's HTTP answers (errors.from_amqp).
+# - Each operation needs the caller's permission on the resource, checked as for an AMQP client
+#   of that user (configure to declare or delete, write and read to bind).
 # - In URLs the default exchange is "amq.default"; in JSON it is "".
 # - PUT answers 201 when it created something and 204 when it already existed, as RabbitMQ.
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from amqp_broker import inspection
+from amqp_broker.auth import Access, Resource
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, VirtualHost
 from amqp_broker.management.auth import Caller
 from amqp_broker.management.context import ManagementContext
@@ -81,6 +84,7 @@ def routes(context: ManagementContext) -> list[Route]:
         vhost = vhost_for_write(context, caller, param(request, "vhost"))
         body = await json_object(request)
         name = exchange_name(request)
+        caller.check(broker, vhost.name, Access.CONFIGURE, Resource.EXCHANGE, name)
         created = name not in vhost.exchanges
         type_name = body.get("type") or "direct"
         if not isinstance(type_name, str):
@@ -99,6 +103,7 @@ def routes(context: ManagementContext) -> list[Route]:
     async def delete_exchange(request: Request, caller: Caller) -> Any:
         vhost = vhost_for_write(context, caller, param(request, "vhost"))
         name = exchange_name(request)
+        caller.check(broker, vhost.name, Access.CONFIGURE, Resource.EXCHANGE, name)
         if name and name not in vhost.exchanges:
             raise not_found()
         broker.delete_exchange(vhost, name, request.query_params.get("if-unused") == "true")
@@ -143,6 +148,7 @@ def routes(context: ManagementContext) -> list[Route]:
         vhost = vhost_for_write(context, caller, param(request, "vhost"))
         body = await json_object(request)
         name = param(request, "queue")
+        caller.check(broker, vhost.name, Access.CONFIGURE, Resource.QUEUE, name)
         created = name not in vhost.queues
         context.catch_up()
         broker.declare_queue(
@@ -156,7 +162,9 @@ def routes(context: ManagementContext) -> list[Route]:
 
     async def delete_queue(request: Request, caller: Caller) -> Any:
         vhost = vhost_for_write(context, caller, param(request, "vhost"))
-        queue = vhost.queues.get(param(request, "queue"))
+        name = param(request, "queue")
+        caller.check(broker, vhost.name, Access.CONFIGURE, Resource.QUEUE, name)
+        queue = vhost.queues.get(name)
         if queue is None:
             raise not_found()
         if request.query_params.get("if-unused") == "true" and queue.consumers:
@@ -175,6 +183,14 @@ def routes(context: ManagementContext) -> list[Route]:
         ]
 
     # ---- bindings ----------------------------------------------------------------------------
+
+    def authorize_binding(
+        caller: Caller, vhost: VirtualHost, source: str, kind: str, destination: str
+    ) -> None:
+        """As queue.bind: write on the destination, read on the source exchange."""
+        resource = Resource.QUEUE if kind == QUEUE else Resource.EXCHANGE
+        caller.check(broker, vhost.name, Access.WRITE, resource, destination)
+        caller.check(broker, vhost.name, Access.READ, Resource.EXCHANGE, source)
 
     async def list_bindings(request: Request, caller: Caller) -> Any:
         return [
@@ -213,6 +229,7 @@ def routes(context: ManagementContext) -> list[Route]:
         if not isinstance(routing_key, str):
             raise bad_request("routing_key must be a string")
         arguments = parse_arguments(body.get("arguments"))
+        authorize_binding(caller, vhost, source, kind, destination)
         broker.change_binding(
             vhost,
             source,
@@ -237,6 +254,7 @@ def routes(context: ManagementContext) -> list[Route]:
         info = find_binding(request, caller)
         vhost = vhost_for_write(context, caller, info.vhost)
         destination = (info.destination_type, info.destination)
+        authorize_binding(caller, vhost, info.source, info.destination_type, info.destination)
         broker.change_binding(
             vhost,
             info.source,

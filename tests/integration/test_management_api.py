@@ -21,6 +21,7 @@ USERS = (
     User("monitor", hash_password("pw"), ("monitoring",)),
     User("manager", hash_password("pw"), ("management",)),
     User("plain", hash_password("pw"), ()),
+    User("scoped", hash_password("pw"), ("management",)),
 )
 
 
@@ -30,7 +31,11 @@ def broker() -> Iterator[BrokerThread]:
         port=0,
         management_port=0,
         users=USERS,
-        permissions=(UserPermission("guest", "/"), UserPermission("manager", "/")),
+        permissions=(
+            UserPermission("guest", "/"),
+            UserPermission("manager", "/"),
+            UserPermission("scoped", "/", "^mine-", "^mine-", "^mine-"),
+        ),
     )
     with BrokerThread(config) as running:
         yield running
@@ -91,6 +96,32 @@ def test_management_user_sees_only_vhosts_it_may_open(http: Http, vhost: str) ->
     assert "/" in names
     assert vhost not in names
     assert vhost in {entry["name"] for entry in http.get("/api/vhosts").body}
+
+
+def test_operations_need_the_callers_permissions(http: Http) -> None:
+    scoped = http.as_user("scoped", "pw")
+    refused = {"error": "not_authorised", "reason": "Access refused."}
+    assert scoped.put("/api/queues/%2F/mine-q").status == 201
+    assert (
+        scoped.put("/api/queues/%2F/theirs").status,
+        scoped.put("/api/queues/%2F/theirs").body,
+    ) == (
+        401,
+        refused,
+    )
+    assert scoped.post("/api/bindings/%2F/e/amq.direct/q/mine-q").body == refused
+    message = {
+        "routing_key": "mine-q",
+        "properties": {},
+        "payload": "x",
+        "payload_encoding": "string",
+    }
+    assert scoped.post("/api/exchanges/%2F/amq.default/publish", message).body == {
+        "error": "bad_request",
+        "reason": "403 ACCESS_REFUSED - access to exchange 'amq.default' in vhost '/' refused "
+        "for user 'scoped'",
+    }
+    assert scoped.delete("/api/queues/%2F/mine-q").status == 204
 
 
 # ---- overview, listing -------------------------------------------------------------------------

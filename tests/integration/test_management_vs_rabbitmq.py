@@ -168,6 +168,8 @@ LISTINGS = [
     ("/api/consumers/%2F", "consumer"),
     ("/api/definitions", None),
     ("/api/healthchecks/node", None),
+    ("/api/health/checks/alarms", None),
+    ("/api/nodes", None),
     ("/api/aliveness-test/%2F", None),
 ]
 
