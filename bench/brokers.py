@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Protocol
 
@@ -98,25 +100,45 @@ class OurBroker:
         self, data_dir: str | None = None, fsync: str = "always", *, in_memory: bool = False
     ) -> None:
         """With no data_dir the store goes to a fresh temporary directory, removed by stop()."""
-        port = free_port()
-        command = [sys.executable, "-m", "amqp_broker", "--port", str(port), "--log-level", "error"]
+        # --port 0 and the port read from the broker's "listening on" line: a port picked here
+        # and bound later by the child could be taken in between by anything else on the machine.
+        command = [sys.executable, "-m", "amqp_broker", "--port", "0", "--log-level", "error"]
         self.durable_confirms = not in_memory
         self._temporary = None if data_dir or in_memory else tempfile.mkdtemp(prefix="bench-")
         if in_memory:
             command.append("--in-memory")  # the CLI's default is the per-user data directory
         else:
             command += ["--data-dir", data_dir or str(self._temporary), "--fsync", fsync]
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (kept until stop())
         started = time.monotonic()
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO
+            command, stdout=subprocess.PIPE, stderr=self._stderr, cwd=REPO
         )
         try:
+            port = self._listening_port(started + 30)
             wait_accepting(port, 30, self.process)
-        except BaseException:
+        except BaseException as exc:
+            reason = self._stderr_tail()
             self.stop()
-            raise
+            raise RuntimeError(f"our broker did not start: {reason}") from exc
         self.cold_start = time.monotonic() - started
         self.address = Address("127.0.0.1", port)
+
+    def _listening_port(self, deadline: float) -> int:
+        """The port in the CLI's first line, `amqp-broker X listening on amqp://...:PORT/`."""
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError("no 'listening on' line in time")
+        line = self.process.stdout.readline().decode("utf-8", "replace")
+        if " listening on " not in line:
+            raise RuntimeError(f"exited with {self.process.wait()}")
+        return urllib.parse.urlsplit(line.rsplit(" ", 1)[1].strip()).port or 0
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read()[-2000:].decode("utf-8", "replace").strip() or "(no output)"
 
     def rss(self) -> int:
         return tree_rss(self.process.pid)
@@ -129,6 +151,9 @@ class OurBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
 
