@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from amqp_broker.management import (
     clients,
     definitions,
+    faults,
     messages,
     metrics,
     overview,
@@ -52,7 +53,7 @@ class RawPathRouting:
 def build_app(context: ManagementContext) -> ASGIApp:
     """The whole API: RabbitMQ's management paths under /api, and Prometheus at /metrics."""
     routes: list[BaseRoute] = []
-    for module in (overview, users, topology, messages, clients, definitions, metrics):
+    for module in (overview, users, topology, messages, clients, definitions, metrics, faults):
         routes.extend(module.routes(context))
     app = Starlette(
         routes=routes,
