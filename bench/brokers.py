@@ -132,8 +132,8 @@ class OurBroker:
             if not selector.select(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError("no 'listening on' line in time")
         line = self.process.stdout.readline().decode("utf-8", "replace")
-        if " listening on " not in line:
-            raise RuntimeError(f"exited with {self.process.wait()}")
+        if " listening on " not in line:  # EOF: it exited (the reason is on stderr)
+            raise RuntimeError(f"first line {line!r}, exit status {self.process.poll()}")
         return urllib.parse.urlsplit(line.rsplit(" ", 1)[1].strip()).port or 0
 
     def _stderr_tail(self) -> str:
