@@ -45,6 +45,7 @@ from amqp_broker.protocol.events import (
     MethodReceived,
 )
 from amqp_broker.protocol.fastcodec import encode_delivery
+from amqp_broker.protocol.fieldscan import TableLimits
 from amqp_broker.store import DurableStore, StoreError, open_store
 from amqp_broker.store.definitions import is_durable_queue
 from amqp_broker.version import __version__
@@ -95,6 +96,9 @@ class Broker:
             heartbeat=self.config.heartbeat,
             version=__version__,
             max_message_size=self.config.max_message_size,
+            table_limits=TableLimits(
+                self.config.max_table_depth, self.config.max_table_decode_cost
+            ),
         )
         self.meter = MemoryMeter()
         self.history = PublishHistory()  # opt-in, per exchange: what was published there

@@ -15,6 +15,7 @@ import trio
 
 from amqp_broker import __version__
 from amqp_broker.config import BrokerConfig
+from amqp_broker.protocol.fieldscan import TableLimits
 from amqp_broker.server import BrokerServer
 from amqp_broker.store import StoreError
 
@@ -121,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(args.config)
         else:
             config = BrokerConfig()
+        # refused here, before anything starts, rather than as a traceback from Broker()
+        TableLimits(config.max_table_depth, config.max_table_decode_cost)
     except (OSError, ValueError) as exc:
         print(f"amqp-broker: bad --config: {exc}", file=sys.stderr)
         return 2

@@ -54,6 +54,10 @@ class BrokerConfig:
     # cannot lock real clients out (each is also dropped at handshake_timeout).
     max_unauthenticated: int = 1024
     max_message_size: int = 128 * 1024 * 1024  # RabbitMQ's default; 406 at the content header
+    # Field tables in one frame: nesting depth (1 to 128) and decoding cost in bytes (0: no
+    # limit); 501 FRAME_ERROR beyond them. RabbitMQ has neither limit.
+    max_table_depth: int = 64
+    max_table_decode_cost: int = 32 * 1024 * 1024
     max_queues_per_vhost: int = 100_000  # 406 on queue.declare
     max_exchanges_per_vhost: int = 10_000  # 406 on exchange.declare, predeclared ones included
     # The amqps listener (TLS), opened when tls_certfile is set (docs/security.md).

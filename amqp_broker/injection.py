@@ -21,6 +21,7 @@ from amqp_broker.core.message import Message
 from amqp_broker.core.vhost import VirtualHost
 from amqp_broker.errors import AMQPError, ReplyCode
 from amqp_broker.protocol.codec import decode_content_header, encode_properties
+from amqp_broker.protocol.fieldscan import TRUSTED_LIMITS
 
 # RabbitMQ's property names (as amqp_broker.inspection shows them) -> pamqp's
 _PAMQP_NAMES = {"type": "message_type"}
@@ -37,7 +38,7 @@ def make_message(
     """
     fields = {_PAMQP_NAMES.get(name, name): value for name, value in (properties or {}).items()}
     raw = encode_properties(Basic.Properties(**fields))
-    header = decode_content_header(_CONTENT_HEADER.pack(60, 0, len(body)) + raw)
+    header = decode_content_header(_CONTENT_HEADER.pack(60, 0, len(body)) + raw, TRUSTED_LIMITS)
     ttl = parse_expiration(header.properties.expiration)
     return Message(exchange, routing_key, header.properties_raw, header.properties, body, ttl=ttl)
 

@@ -20,6 +20,7 @@ from amqp_broker.protocol.codec import (
     ContentHeader,
     decode_content_header,
 )
+from amqp_broker.protocol.fieldscan import DEFAULT_LIMITS, TableLimits
 
 
 class AssemblyState(enum.Enum):
@@ -37,8 +38,11 @@ class Content(NamedTuple):  # one per publish: cheaper than a frozen dataclass
 class CommandAssembler:
     """Feed it one channel's frames; it returns a finished command or content, or None."""
 
-    def __init__(self, max_body_size: int = 128 * 1024 * 1024) -> None:
+    def __init__(
+        self, max_body_size: int = 128 * 1024 * 1024, table_limits: TableLimits = DEFAULT_LIMITS
+    ) -> None:
         self.max_body_size = max_body_size
+        self.table_limits = table_limits
         self.state = AssemblyState.IDLE
         self._method: Method | None = None
         self._header: ContentHeader | None = None
@@ -68,7 +72,7 @@ class CommandAssembler:
     def on_header(self, payload: bytes) -> Content | None:
         if self.state is not AssemblyState.EXPECT_HEADER:
             raise self._unexpected(FRAME_HEADER)
-        header = decode_content_header(payload)
+        header = decode_content_header(payload, self.table_limits)
         expected = self._expected_class()
         if header.class_id != expected:
             raise AMQPError(

@@ -20,7 +20,7 @@ from amqp_broker.protocol.fastcodec import (
     decode_properties,
     decode_publish,
 )
-from amqp_broker.protocol.fieldscan import scan_table
+from amqp_broker.protocol.fieldscan import DEFAULT_LIMITS, TableLimits, scan_table
 from amqp_broker.protocol.fieldtable import decode_table, timestamp_value
 
 FRAME_METHOD = 1
@@ -46,7 +46,7 @@ def split_index(index: int) -> tuple[int, int]:
     return index >> 16, index & 0xFFFF
 
 
-def _skip_field(data: bytes, pos: int, end: int, amqp_type: str) -> int:
+def _skip_field(data: bytes, pos: int, end: int, amqp_type: str, limits: TableLimits) -> int:
     """Offset after one method argument of `amqp_type`, scanning tables on the way."""
     if amqp_type == "octet":
         return pos + 1
@@ -65,11 +65,11 @@ def _skip_field(data: bytes, pos: int, end: int, amqp_type: str) -> int:
             raise AMQPError(ReplyCode.FRAME_ERROR, "truncated method frame")
         return pos + 4 + int.from_bytes(data[pos : pos + 4], "big")
     if amqp_type == "table":
-        return scan_table(data, pos, end)
+        return scan_table(data, pos, end, limits=limits)
     raise AMQPError(ReplyCode.FRAME_ERROR, f"unexpected argument type {amqp_type}")
 
 
-def _method_tables(method: Method, data: bytes) -> list[tuple[str, int, int]]:
+def _method_tables(method: Method, data: bytes, limits: TableLimits) -> list[tuple[str, int, int]]:
     """(argument name, start, end) of every table in the arguments, each checked by fieldscan."""
     end = len(data)
     pos = 4
@@ -84,7 +84,7 @@ def _method_tables(method: Method, data: bytes) -> list[tuple[str, int, int]]:
             continue
         in_bits = False
         start = pos
-        pos = _skip_field(data, pos, end, amqp_type)
+        pos = _skip_field(data, pos, end, amqp_type, limits)
         if pos > end:
             raise AMQPError(ReplyCode.FRAME_ERROR, "truncated method frame")
         if amqp_type == "table":
@@ -106,8 +106,8 @@ _METHODS_WITH_DELIVERY_TAGS = frozenset(
 )
 
 
-def decode_method(payload: bytes) -> Method:
-    """Decode a method frame's payload.
+def decode_method(payload: bytes, limits: TableLimits = DEFAULT_LIMITS) -> Method:
+    """Decode a method frame's payload; `limits` bound the cost of its field tables.
 
     Raises AMQPError: NOT_IMPLEMENTED for an unknown class/method id, FRAME_ERROR for anything that
     does not decode. Any other exception escaping from here is a bug.
@@ -129,7 +129,7 @@ def decode_method(payload: bytes) -> Method:
             method_id,
         )
     method: Method = method_class()
-    tables = _method_tables(method, payload) if index in _METHODS_WITH_TABLES else []
+    tables = _method_tables(method, payload, limits) if index in _METHODS_WITH_TABLES else []
     arguments = payload
     if tables:
         # pamqp decodes the rest; the tables are decoded the way RabbitMQ reads them.
@@ -239,8 +239,9 @@ class ContentHeader(NamedTuple):
     properties: Basic.Properties
 
 
-def decode_content_header(payload: bytes) -> ContentHeader:
-    """Parse a content header frame payload, keeping the raw property bytes for pass-through.
+def decode_content_header(payload: bytes, limits: TableLimits = DEFAULT_LIMITS) -> ContentHeader:
+    """Parse a content header frame payload, keeping the raw property bytes for pass-through;
+    `limits` bound the cost of the headers table.
 
     Raises AMQPError(FRAME_ERROR) when it does not decode.
     """
@@ -251,7 +252,8 @@ def decode_content_header(payload: bytes) -> ContentHeader:
     fast = decode_properties(properties_raw)  # the common case, without a generic walk
     if fast is not None:
         return ContentHeader(class_id, body_size, properties_raw, fast)
-    return ContentHeader(class_id, body_size, properties_raw, _decode_properties(properties_raw))
+    properties = _decode_properties(properties_raw, limits)
+    return ContentHeader(class_id, body_size, properties_raw, properties)
 
 
 _PROPERTY_LAYOUT: tuple[tuple[str, int, str], ...] = tuple(
@@ -260,7 +262,7 @@ _PROPERTY_LAYOUT: tuple[tuple[str, int, str], ...] = tuple(
 )
 
 
-def _decode_properties(raw: bytes) -> Basic.Properties:
+def _decode_properties(raw: bytes, limits: TableLimits = DEFAULT_LIMITS) -> Basic.Properties:
     """The property list as RabbitMQ reads it: the headers table with RabbitMQ's type letters,
     a timestamp of any 64-bit size, short strings that need not be UTF-8 (decoded with
     replacement characters; consumers get the raw bytes anyway). Runs once per publish."""
@@ -281,7 +283,7 @@ def _decode_properties(raw: bytes) -> Basic.Properties:
             after = pos + 8
             value = timestamp_value(int.from_bytes(raw[pos:after], "big"))
         else:
-            after = scan_table(raw, pos, end)
+            after = scan_table(raw, pos, end, limits=limits)
             value = decode_table(raw, pos)[0]
         if after > end:
             raise AMQPError(ReplyCode.FRAME_ERROR, "content header properties truncated")

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from pamqp import commands
 from pamqp.base import Frame as Method
-from pamqp.decode import field_table
 
 from amqp_broker.errors import AMQPError, ReplyCode, SilentClose
 from amqp_broker.protocol.assembler import CommandAssembler, Content
@@ -47,6 +46,8 @@ from amqp_broker.protocol.events import (
     Event,
     MethodReceived,
 )
+from amqp_broker.protocol.fieldscan import DEFAULT_LIMITS, TableLimits, scan_table
+from amqp_broker.protocol.fieldtable import decode_table
 from amqp_broker.protocol.framing import FRAME_MIN_SIZE, PROTOCOL_HEADER, FrameReader
 
 CHANNEL_MIN = 1
@@ -82,6 +83,8 @@ class ConnectionSettings:
     # Largest message body accepted, checked against the content header's declared size before
     # any body is buffered (RabbitMQ's max_message_size and its default, 128 MiB).
     max_message_size: int = 128 * 1024 * 1024
+    # Nesting depth and decoding cost of the field tables in one frame (fieldscan).
+    table_limits: TableLimits = DEFAULT_LIMITS
 
 
 class ConnectionState(enum.Enum):
@@ -130,8 +133,13 @@ def server_properties(settings: ConnectionSettings) -> dict[str, Any]:
     }
 
 
-def parse_credentials(mechanism: str, response: str | bytes) -> tuple[str, str]:
-    """(username, password) from a PLAIN or AMQPLAIN response; raises SilentClose otherwise."""
+def parse_credentials(
+    mechanism: str, response: str | bytes, limits: TableLimits = DEFAULT_LIMITS
+) -> tuple[str, str]:
+    """(username, password) from a PLAIN or AMQPLAIN response; raises SilentClose otherwise.
+
+    An AMQPLAIN response is a field table from a client not yet logged in: it is scanned under
+    `limits` like every other table before it is decoded."""
     raw = response.encode("utf-8") if isinstance(response, str) else bytes(response)
     if mechanism == "PLAIN":
         parts = raw.split(b"\x00")
@@ -139,10 +147,12 @@ def parse_credentials(mechanism: str, response: str | bytes) -> tuple[str, str]:
             raise SilentClose("malformed PLAIN response")
         return parts[1].decode("utf-8", "replace"), parts[2].decode("utf-8", "replace")
     if mechanism == "AMQPLAIN":
+        prefixed = len(raw).to_bytes(4, "big") + raw
         try:
-            _, table = field_table(len(raw).to_bytes(4, "big") + raw)
-        except (ValueError, RecursionError) as exc:
+            scan_table(prefixed, 0, len(prefixed), limits=limits)
+        except AMQPError as exc:
             raise SilentClose("malformed AMQPLAIN response") from exc
+        table, _ = decode_table(prefixed, 0)
         login, password = table.get("LOGIN"), table.get("PASSWORD")
         if not isinstance(login, str) or not isinstance(password, str):
             raise SilentClose("AMQPLAIN response without LOGIN and PASSWORD")
@@ -248,7 +258,7 @@ class AMQPConnection:
         ):
             if raw.frame_type != FRAME_METHOD or raw.channel != 0:
                 raise SilentClose("unexpected frame during the handshake")
-            self._handshake(decode_method(raw.payload))
+            self._handshake(decode_method(raw.payload, self.settings.table_limits))
             return True
         if raw.channel == 0:
             if raw.frame_type != FRAME_METHOD:
@@ -315,7 +325,9 @@ class AMQPConnection:
             username = self.peer_identity
             accepted = self._auth.authenticate_external(username, self._peer_is_loopback)
         else:
-            username, password = parse_credentials(method.mechanism or "", method.response or "")
+            username, password = parse_credentials(
+                method.mechanism or "", method.response or "", self.settings.table_limits
+            )
             accepted = self._auth.authenticate(username, password, self._peer_is_loopback)
         if not accepted:
             capabilities = props.get("capabilities")
@@ -365,7 +377,7 @@ class AMQPConnection:
     # ---- after open --------------------------------------------------------------------------
 
     def _connection_method(self, payload: bytes) -> None:
-        method = decode_method(payload)
+        method = decode_method(payload, self.settings.table_limits)
         if isinstance(method, commands.Connection.Close):
             self.send_method(0, commands.Connection.CloseOk())
             self._terminate("client closed the connection")
@@ -410,7 +422,7 @@ class AMQPConnection:
             if payload[:4] == ACCESS_REQUEST_INDEX.to_bytes(4, "big"):
                 self._send_raw(frame(FRAME_METHOD, number, ACCESS_REQUEST_OK_PAYLOAD))
                 return
-            method = decode_method(payload)
+            method = decode_method(payload, self.settings.table_limits)
             if channel is None:
                 self._open_channel(number, method)
                 return
@@ -455,7 +467,10 @@ class AMQPConnection:
                 10,
             )
         self._channels[number] = _Channel(
-            assembler=CommandAssembler(max_body_size=self.settings.max_message_size)
+            assembler=CommandAssembler(
+                max_body_size=self.settings.max_message_size,
+                table_limits=self.settings.table_limits,
+            )
         )
         self.send_method(number, commands.Channel.OpenOk())
         self._events.append(ChannelOpened(number))
@@ -483,7 +498,7 @@ class AMQPConnection:
 
     def _closing_channel_method(self, number: int, payload: bytes) -> None:
         try:
-            method = decode_method(payload)
+            method = decode_method(payload, self.settings.table_limits)
         except AMQPError:
             return  # everything but Close-Ok is ignored on a closing channel
         if isinstance(method, commands.Channel.CloseOk):

@@ -8,8 +8,8 @@
 #
 # Rules kept here:
 # - Input has passed fieldscan.scan_table: lengths are in bounds, nesting is at most
-#   fieldscan.MAX_DEPTH deep and every type letter is one of RabbitMQ's. Anything else reaching
-#   here is a bug and raises ValueError.
+#   fieldscan.DEPTH_CEILING deep (so recursion here is safe) and every type letter is one of
+#   RabbitMQ's. Anything else reaching here is a bug and raises ValueError.
 # - Values are the Python types pamqp gives, so clients' and exchanges' expectations hold:
 #   bool, int, float, decimal.Decimal, str (bytes when a long string is not UTF-8), bytearray
 #   for 'x', datetime (UTC) for a timestamp (int seconds when no datetime can hold it), None,

@@ -26,6 +26,7 @@ from amqp_broker.core.message import Message
 from amqp_broker.core.vhost import VirtualHost
 from amqp_broker.errors import AMQPError
 from amqp_broker.protocol.codec import decode_content_header
+from amqp_broker.protocol.fieldscan import TRUSTED_LIMITS
 from amqp_broker.store.definitions import VhostDefinitions, decode_definitions
 from amqp_broker.store.directory import DataDirectory
 from amqp_broker.store.journal import DEFAULT_SEGMENT_SIZE, QUEUES_DIR, DurableStore
@@ -164,7 +165,7 @@ def _restore_vhost(store: DurableStore, stored: VhostDefinitions, vhost: Virtual
             decoded = properties_cache.get(raw)
             if decoded is None:
                 header = _CONTENT_HEADER.pack(60, 0, len(body)) + raw
-                properties = decode_content_header(header).properties
+                properties = decode_content_header(header, TRUSTED_LIMITS).properties
                 decoded = (properties, parse_expiration(properties.expiration))
                 if len(properties_cache) < 4096:
                     properties_cache[raw] = decoded

@@ -45,9 +45,16 @@ def test_config_file_users_and_permissions_apply(tmp_path: Path) -> None:
             pika.BlockingConnection(pika.URLParameters(_url(broker.url, "guest", "guest")))
 
 
-def test_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("[[users]]\nname = 'a'\npassword = 'plain'\n", "unknown key 'password' in users[0]"),
+        ("[limits]\nmax_table_depth = 0\n", "max_table_depth must be between 1 and 128"),
+    ],
+)
+def test_bad_config_file_exits_2_naming_the_key(tmp_path: Path, text: str, error: str) -> None:
     path = tmp_path / "broker.toml"
-    path.write_text("[[users]]\nname = 'a'\npassword = 'plain'\n")
+    path.write_text(text)
     result = subprocess.run(
         [sys.executable, "-m", "amqp_broker", "--config", str(path)],
         capture_output=True,
@@ -56,4 +63,4 @@ def test_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "unknown key 'password' in users[0]" in result.stderr
+    assert error in result.stderr

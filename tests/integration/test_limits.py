@@ -106,6 +106,56 @@ def test_exchange_limit_per_vhost_counts_predeclared_exchanges(
         )
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """A headers table `depth` levels deep, itself included."""
+    table: dict[str, Any] = {}
+    for level in range(depth - 1):
+        table = {f"l{level}": table}
+    return table
+
+
+@_one({"max_table_depth": 3})
+def test_headers_deeper_than_max_table_depth_close_the_connection_501(
+    limited_broker: BrokerThread,
+) -> None:
+    with connect(limited_broker.url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("deep")
+        channel.confirm_delivery()
+        channel.basic_publish("", "deep", b"ok", pika.BasicProperties(headers=_nested(3)))
+        with pytest.raises(pika.exceptions.ConnectionClosedByBroker) as info:
+            channel.basic_publish("", "deep", b"no", pika.BasicProperties(headers=_nested(4)))
+        assert info.value.reply_code == 501
+        assert info.value.reply_text == "FRAME_ERROR - field table nested deeper than 3 levels"
+    with connect(limited_broker.url) as connection:  # the broker serves on
+        assert connection.channel().queue_declare("deep", passive=True).method.message_count == 1
+
+
+@_one({"max_table_depth": 128})
+def test_tables_as_deep_as_the_highest_setting_are_routed_dead_lettered_and_delivered(
+    limited_broker: BrokerThread,
+) -> None:
+    headers = _nested(128)
+    with connect(limited_broker.url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("dlq")
+        arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dlq"}
+        channel.queue_declare("work", arguments=arguments)
+        channel.exchange_declare("by-headers", "headers")
+        channel.queue_bind(
+            "work", "by-headers", arguments={"x-match": "any", "l126": headers["l126"]}
+        )
+        channel.confirm_delivery()
+        channel.basic_publish("by-headers", "", b"deep", pika.BasicProperties(headers=headers))
+        method, _, _ = channel.basic_get("work")
+        assert method is not None
+        channel.basic_reject(method.delivery_tag, requeue=False)
+        method, properties, body = channel.basic_get("dlq", auto_ack=True)
+        assert body == b"deep"
+        assert properties.headers["l126"] == headers["l126"]
+        assert properties.headers["x-death"][0]["queue"] == "work"
+
+
 async def test_oldest_unauthenticated_sockets_are_dropped_above_the_limit() -> None:
     config = BrokerConfig(port=0, max_unauthenticated=3)
     async with open_broker(config) as broker:

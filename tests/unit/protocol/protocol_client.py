@@ -53,6 +53,27 @@ def method_frame(channel: int, payload: bytes) -> bytes:
     return raw_frame(1, channel, payload)
 
 
+def queue_declare_payload(arguments_table: bytes) -> bytes:
+    """queue.declare of "q": ticket, queue name, bits (passive..nowait), the arguments table."""
+    return (
+        b"\x00\x32\x00\x0a"
+        + b"\x00\x00"
+        + b"\x01q"
+        + b"\x00"
+        + struct.pack(">I", len(arguments_table))
+        + arguments_table
+    )
+
+
+def nested_table(depth: int) -> bytes:
+    """The contents of a table nested `depth` levels deep, the outer one included:
+    {"a": {"a": ... {}}} with depth - 1 inner tables."""
+    inner = b""
+    for _ in range(depth - 1):
+        inner = b"\x01aF" + struct.pack(">I", len(inner)) + inner
+    return inner
+
+
 def content_header(channel: int, body_size: int, class_id: int = 60) -> bytes:
     content = header.ContentHeader(0, body_size, commands.Basic.Properties(content_type="text/x"))
     data = frame.marshal(content, channel)

@@ -15,9 +15,11 @@ from protocol_client import (
     marshal,
     method_frame,
     methods,
+    nested_table,
     open_channel,
     open_connection,
     publish,
+    queue_declare_payload,
     raw_frame,
     sent,
 )
@@ -232,25 +234,6 @@ def test_access_request_gets_access_request_ok() -> None:
 # ---- field tables ------------------------------------------------------------------------------
 
 
-def queue_declare_payload(arguments_table: bytes) -> bytes:
-    # ticket, queue name, bits (passive..nowait), then the arguments table with its length.
-    return (
-        b"\x00\x32\x00\x0a"
-        + b"\x00\x00"
-        + b"\x01q"
-        + b"\x00"
-        + struct.pack(">I", len(arguments_table))
-        + arguments_table
-    )
-
-
-def nested_table(depth: int) -> bytes:
-    inner = b""
-    for _ in range(depth):
-        inner = b"\x01aF" + struct.pack(">I", len(inner)) + inner
-    return inner
-
-
 def test_nested_table_500_deep_closes_501_without_recursion_error() -> None:
     conn = open_connection()
     open_channel(conn)
@@ -265,7 +248,7 @@ def test_nested_table_500_deep_closes_501_without_recursion_error() -> None:
 def test_nested_table_a_few_levels_deep_decodes() -> None:
     conn = open_connection()
     open_channel(conn)
-    [event] = feed(conn, method_frame(1, queue_declare_payload(nested_table(10))))
+    [event] = feed(conn, method_frame(1, queue_declare_payload(nested_table(11))))
     assert isinstance(event, MethodReceived)
     assert isinstance(event.method, commands.Queue.Declare)
     value = event.method.arguments
