@@ -23,23 +23,10 @@ from collections.abc import Mapping
 
 from pamqp.commands import Basic
 
+from amqp_broker.field_types import FIXED_VALUE_SIZES
+
 _NAMES: tuple[str, ...] = tuple(Basic.Properties.__slots__)
 _FIXED = {"octet": 1, "timestamp": 8}
-_VALUE_SIZES = {
-    ord("b"): 1,
-    ord("B"): 1,
-    ord("s"): 2,
-    ord("u"): 2,
-    ord("I"): 4,
-    ord("i"): 4,
-    ord("l"): 8,
-    ord("L"): 8,
-    ord("f"): 4,
-    ord("d"): 8,
-    ord("D"): 5,
-    ord("T"): 8,
-    ord("V"): 0,
-}
 _LONG = struct.Struct(">I")
 
 
@@ -115,11 +102,9 @@ def join_table(entries: Mapping[str, bytes]) -> bytes:
 
 def _value_end(data: bytes, pos: int) -> int:
     letter = data[pos]
-    size = _VALUE_SIZES.get(letter)
+    size = FIXED_VALUE_SIZES.get(letter)
     if size is not None:
         return pos + 1 + size
-    if letter == ord("t"):
-        return pos + 2
     if letter in b"SxAF":
         length: int = _LONG.unpack_from(data, pos + 1)[0]
         return pos + 5 + length

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from amqp_broker.errors import AMQPError, ReplyCode
+from amqp_broker.field_types import FIXED_VALUE_SIZES
 
 # The deepest nesting any setting may allow. Decoding (fieldtable, pamqp's encoder, json) recurses
 # two or three Python frames per level, so this keeps a fully nested table far from Python's
@@ -42,22 +43,6 @@ DEFAULT_LIMITS = TableLimits()
 # configured limits once, and the configured limits never exceed these.
 TRUSTED_LIMITS = TableLimits(max_depth=DEPTH_CEILING, max_cost=0)
 
-_FIXED_SIZES = {
-    ord("t"): 1,
-    ord("b"): 1,
-    ord("B"): 1,
-    ord("s"): 2,
-    ord("u"): 2,
-    ord("I"): 4,
-    ord("i"): 4,
-    ord("l"): 8,
-    ord("L"): 8,
-    ord("f"): 4,
-    ord("d"): 8,
-    ord("D"): 5,
-    ord("T"): 8,
-    ord("V"): 0,
-}
 _SIZED = frozenset({ord("S"), ord("x")})
 _ARRAY = ord("A")
 _TABLE = ord("F")
@@ -115,7 +100,7 @@ def scan_table(
             raise _error("field table too expensive to decode")
         type_letter = data[pos]
         pos += 1
-        fixed = _FIXED_SIZES.get(type_letter)
+        fixed = FIXED_VALUE_SIZES.get(type_letter)
         if fixed is not None:
             pos += fixed
         elif type_letter in _SIZED:

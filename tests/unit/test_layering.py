@@ -12,13 +12,20 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "exchanges": {"exchanges"},
     "amqp_broker.errors": set(),
+    "amqp_broker.field_types": set(),
     "amqp_broker.version": set(),
     "amqp_broker.ctl": set(),  # a client of the management API: standard library only
-    "amqp_broker.protocol": {"pamqp", "amqp_broker.errors", "amqp_broker.protocol"},
+    "amqp_broker.protocol": {
+        "pamqp",
+        "amqp_broker.errors",
+        "amqp_broker.field_types",
+        "amqp_broker.protocol",
+    },
     "amqp_broker.core": {
         "exchanges",
         "pamqp",
         "amqp_broker.errors",
+        "amqp_broker.field_types",
         "amqp_broker.core",
     },
     "amqp_broker.config": set(),
