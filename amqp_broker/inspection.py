@@ -392,29 +392,25 @@ def message_properties(properties: Basic.Properties, properties_raw: bytes) -> d
     return found
 
 
-def _property_views(message: Message) -> tuple[dict[str, Any], dict[str, Any]]:
+def _message_fields(message: Message) -> dict[str, Any]:
+    """The fields MessageInfo and PublishedMessage share, from the message as published."""
     properties = message_properties(message.properties, message.properties_raw)
-    return properties, dict(properties.get("headers") or {})
+    return {
+        "body": message.body,
+        "properties": properties,
+        "headers": dict(properties.get("headers") or {}),
+        "exchange": message.exchange,
+        "routing_key": message.routing_key,
+    }
 
 
 def published_messages(broker: Broker, vhost: str, exchange: str) -> list[PublishedMessage]:
     """What was published to an exchange since broker.history.watch(vhost, exchange, limit),
     oldest first. Raises KeyError when that exchange is not watched."""
-    views = []
-    for record in broker.history.records(vhost, exchange):
-        message = record.message
-        properties, headers = _property_views(message)
-        views.append(
-            PublishedMessage(
-                body=message.body,
-                properties=properties,
-                headers=headers,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                routed_to=record.routed_to,
-            )
-        )
-    return views
+    return [
+        PublishedMessage(**_message_fields(record.message), routed_to=record.routed_to)
+        for record in broker.history.records(vhost, exchange)
+    ]
 
 
 def peek_messages(
@@ -435,16 +431,5 @@ def peek_messages(
     for entry in found.ready_messages():
         if limit is not None and len(views) >= limit:
             break
-        message = entry.message
-        properties, headers = _property_views(message)
-        views.append(
-            MessageInfo(
-                body=message.body,
-                properties=properties,
-                headers=headers,
-                redelivered=entry.redelivered,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-            )
-        )
+        views.append(MessageInfo(**_message_fields(entry.message), redelivered=entry.redelivered))
     return views

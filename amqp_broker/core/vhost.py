@@ -61,6 +61,17 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _check_flags(resource: str, *flags: tuple[str, bool, bool]) -> None:
+    """406 for the first (name, received, current) flag of a redeclaration that differs."""
+    for flag, received, current in flags:
+        if received != current:
+            raise AMQPError(
+                ReplyCode.PRECONDITION_FAILED,
+                f"inequivalent arg '{flag}' for {resource}: "
+                f"received '{_flag(received)}' but current is '{_flag(current)}'",
+            )
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return _flag(value)
@@ -212,17 +223,12 @@ class VirtualHost:
                 f"inequivalent arg 'type' for {resource}: received '{type_name}' "
                 f"but current is '{existing.type_name}'",
             )
-        for flag, received, current in (
+        _check_flags(
+            resource,
             ("durable", durable, existing.durable),
             ("auto_delete", auto_delete, existing.auto_delete),
             ("internal", internal, existing.internal),
-        ):
-            if received != current:
-                raise AMQPError(
-                    ReplyCode.PRECONDITION_FAILED,
-                    f"inequivalent arg '{flag}' for {resource}: received '{_flag(received)}' "
-                    f"but current is '{_flag(current)}'",
-                )
+        )
         _check_args(resource, ("alternate-exchange",), args, existing.arguments)
         return existing
 
@@ -287,17 +293,12 @@ class VirtualHost:
         if existing is not None:
             self.check_exclusive_access(existing, owner)
             resource = self._queue_resource(name)
-            for flag, received, current in (
+            _check_flags(
+                resource,
                 ("durable", durable, existing.durable),
                 ("exclusive", exclusive, existing.exclusive),
                 ("auto_delete", auto_delete, existing.auto_delete),
-            ):
-                if received != current:
-                    raise AMQPError(
-                        ReplyCode.PRECONDITION_FAILED,
-                        f"inequivalent arg '{flag}' for {resource}: "
-                        f"received '{_flag(received)}' but current is '{_flag(current)}'",
-                    )
+            )
             _check_args(resource, EQUIVALENCE_ARGS, args, existing.arguments)
             existing.touch(now)
             return existing
