@@ -46,8 +46,9 @@ from amqp_broker.protocol.events import (
 )
 from amqp_broker.protocol.fastcodec import encode_delivery
 from amqp_broker.protocol.fieldscan import TableLimits
-from amqp_broker.store import DurableStore, StoreError, open_store
+from amqp_broker.store import DurableStore, open_store
 from amqp_broker.store.definitions import is_durable_queue
+from amqp_broker.store.directory import check_fsync
 from amqp_broker.version import __version__
 
 Basic = commands.Basic
@@ -113,8 +114,7 @@ class Broker:
         # The durable store (docs/durability.md); None keeps everything in memory.
         self.store: DurableStore | None = None
         if self.config.data_dir is not None:
-            if self.config.fsync not in ("always", "never"):  # a typo must not turn fsync off
-                raise StoreError(f"fsync must be 'always' or 'never', not {self.config.fsync!r}")
+            check_fsync(self.config.fsync)
             self.store = open_store(
                 self.config.data_dir,
                 fsync=self.config.fsync == "always",

@@ -1,5 +1,12 @@
-# The `amqp-broker` command: parse flags, run the server, print where it listens, stop cleanly on
-# SIGINT/SIGTERM (every client gets Connection.Close 320 first).
+# The `amqp-broker` command: parse flags, lock the data directory, listen, say where, then load
+# and run the server (foreground.py) until SIGINT/SIGTERM.
+#
+# Cold start (docs/performance.md): everything before the "listening on" line uses the standard
+# library and light modules only; trio and the broker (~0.1 s of imports) load after it. A client
+# connecting meanwhile waits in the listen backlog and is answered once the broker has loaded.
+# Errors in the flags, the config file, the data directory's lock and format, and the port are
+# still reported before that line (one line on stderr, a non-zero exit status); an unreadable
+# store or TLS certificate only once the broker loads them, after it.
 from __future__ import annotations
 
 import argparse
@@ -7,17 +14,17 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
-import trio
-
-from amqp_broker import __version__
 from amqp_broker.config import BrokerConfig
+from amqp_broker.listeners import bind_tcp, bound_address
 from amqp_broker.protocol.fieldscan import TableLimits
-from amqp_broker.server import BrokerServer
-from amqp_broker.store import StoreError
+from amqp_broker.store.directory import DataDirectory, StoreError, check_fsync
+from amqp_broker.version import __version__
 
 
 def default_data_dir() -> Path:
@@ -82,25 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def run(config: BrokerConfig) -> None:
-    server = BrokerServer(config)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            address = await nursery.start(server.run)
-            print(f"amqp-broker {__version__} listening on {address.url}", flush=True)
-            if config.management_port is not None:
-                # Imported only when asked for: the HTTP stack adds ~0.3 s to start-up.
-                from amqp_broker.management import serve_management  # noqa: PLC0415
+class Stopping(BaseException):
+    """A stop signal arrived while the broker was loading: exit without serving."""
 
-                http = await nursery.start(
-                    serve_management, server, config.management_port, config.management_host
-                )
-                print(f"amqp-broker management API on {http.url}/api/", flush=True)
-            async for _ in signals:
-                logging.getLogger("amqp_broker").info("shutting down")
-                await server.shutdown()
-                nursery.cancel_scope.cancel()
-                break
+
+class EarlySignals:
+    """SIGINT/SIGTERM after the "listening on" line, before trio's signal handling is in place.
+
+    A client may already wait on the socket, so a stop is never the default silent kill. While
+    the broker loads (`interrupting`), a signal raises Stopping, as Python's SIGINT would; from
+    the moment the server runs it is only recorded, and the server shuts down cleanly at once.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.interrupting = True
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        self.received.append(number)
+        if self.interrupting:
+            raise Stopping
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,9 +152,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = dataclasses.replace(
         config, data_dir=data_dir, **{k: v for k, v in flags.items() if v is not None}
     )
+    return _run(config)
+
+
+def _listen(config: BrokerConfig) -> tuple[DataDirectory | None, list[socket.socket]]:
+    """Check the data directory and bind the port, in the order the broker itself would."""
+    directory = None
+    if config.data_dir is not None:
+        check_fsync(config.fsync)
+        directory = DataDirectory.open(config.data_dir)
     try:
-        trio.run(run, config)
-    except StoreError as exc:  # the data directory could not be opened
+        return directory, bind_tcp(config.host, config.port)
+    except BaseException:
+        if directory is not None:
+            directory.close()
+        raise
+
+
+def _run(config: BrokerConfig) -> int:
+    try:
+        directory, sockets = _listen(config)
+    except StoreError as exc:
+        print(f"amqp-broker: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"amqp-broker: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        early = EarlySignals()
+        print(f"amqp-broker {__version__} listening on {bound_address(sockets[0]).url}", flush=True)
+        # trio and the broker: imported once the port listens (the point of the split)
+        from amqp_broker import foreground  # noqa: PLC0415
+
+        if directory is not None:
+            # The broker opens it again at once; the lock was held while it loaded, so a second
+            # broker on the same directory has already failed with a one-line error.
+            directory.close()
+        server = foreground.load(config, sockets)
+        early.interrupting = False
+        foreground.run(server, early.received)
+    except Stopping:
+        return 0
+    except StoreError as exc:  # the data directory could not be opened or recovered
         print(f"amqp-broker: {exc}", file=sys.stderr)
         return 2
     except BaseExceptionGroup as group:  # the store failed while serving

@@ -19,7 +19,6 @@ import math
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import trio
@@ -27,6 +26,7 @@ import trio
 from amqp_broker.broker import Broker, ClientConnection
 from amqp_broker.config import BrokerConfig
 from amqp_broker.errors import ReplyCode
+from amqp_broker.listeners import BoundAddress
 from amqp_broker.protocol.connection import ConnectionState
 from amqp_broker.store import DurableStore, StoreError
 from amqp_broker.tls import common_name, server_context
@@ -43,18 +43,6 @@ _HANDSHAKE = frozenset(
         ConnectionState.AWAIT_OPEN,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class BoundAddress:
-    host: str
-    port: int
-    scheme: str = "amqp"  # "amqps" for the TLS listener
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://guest:guest@{host}:{self.port}/"
 
 
 class _Waker:
@@ -93,8 +81,17 @@ def _is_loopback(host: str) -> bool:
 class BrokerServer:
     """Runs a Broker on TCP listeners until shutdown() or cancellation."""
 
-    def __init__(self, config: BrokerConfig | None = None, broker: Broker | None = None) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig | None = None,
+        broker: Broker | None = None,
+        *,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
+        """`sockets`: listening sockets (amqp_broker.listeners) to serve on instead of opening
+        the plain listener at config.host/port (the CLI binds its port before loading)."""
         self.config = config or (broker.config if broker else BrokerConfig())
+        self._bound = sockets
         self.broker = broker or Broker(self.config)
         self._wakers: dict[ClientConnection, _ConnectionWakers] = {}
         self._cancel_scope: trio.CancelScope | None = None
@@ -142,7 +139,11 @@ class BrokerServer:
     async def _open_listeners(self) -> tuple[BoundAddress, list[trio.abc.Listener[Any]]]:
         """The plain listener's address; the listeners, amqps too if a certificate is set."""
         listeners: list[trio.abc.Listener[Any]] = []
-        tcp = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
+        if self._bound is not None:
+            tcp = [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in self._bound]
+            self._bound = None
+        else:
+            tcp = await trio.open_tcp_listeners(self.config.port, host=self.config.host)
         listeners.extend(tcp)
         sockname = tcp[0].socket.getsockname()
         self.address = BoundAddress(sockname[0], sockname[1])

@@ -29,7 +29,8 @@ import trio
 from amqp_broker.broker import Broker
 from amqp_broker.config import BrokerConfig
 from amqp_broker.controls import BrokerControls, Condition, WaitTimeoutError, wait_timeout
-from amqp_broker.server import BoundAddress, BrokerServer
+from amqp_broker.listeners import BoundAddress
+from amqp_broker.server import BrokerServer
 
 __all__ = [
     "BrokerProcess",

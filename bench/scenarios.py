@@ -347,6 +347,7 @@ def startup(target: Target) -> list[Measurement]:
     time.sleep(1.0)  # idle means after start-up work has settled
     return [
         Measurement("cold start to first accepted connection", target.cold_start, "s", False),
+        Measurement("first AMQP answer after launch", target.first_answer, "s", False),
         Measurement("idle memory", target.rss() / 2**20, "MiB", False),
     ]
 

@@ -16,6 +16,12 @@ class StoreError(Exception):
     """The data directory cannot be used; str() is the one-line reason."""
 
 
+def check_fsync(mode: str) -> None:
+    """Raises StoreError unless `mode` is "always" or "never": a typo must not turn fsync off."""
+    if mode not in ("always", "never"):
+        raise StoreError(f"fsync must be 'always' or 'never', not {mode!r}")
+
+
 class DataDirectory:
     """An open, locked data directory. close() releases the lock."""
 

@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.store",
     },
     "amqp_broker.tls": {"amqp_broker.config"},
+    "amqp_broker.listeners": set(),  # bound before trio loads (cold start): stdlib only
     "amqp_broker.config_file": {"amqp_broker.config", "amqp_broker.auth"},
     "amqp_broker.broker": {
         "pamqp",
@@ -88,6 +89,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.config",
         "amqp_broker.errors",
         "amqp_broker.tls",
+        "amqp_broker.listeners",
     },
 }
 STDLIB = set(__import__("sys").stdlib_module_names)
