@@ -289,14 +289,17 @@ class VirtualHost:
             queue.touch(now)
             return queue
         args = dict(arguments or {})
+        durable = durable and not exclusive  # RabbitMQ: an exclusive queue is never durable
         existing = self.queues.get(name) if name else None
         if existing is not None:
-            self.check_exclusive_access(existing, owner)
+            # RabbitMQ compares owners, not flags: a declare without exclusive on an exclusive
+            # queue (or with it on a shared one) is 405, even from the owning connection.
+            if existing.exclusive_owner is not (owner if exclusive else None):
+                raise self._locked_error(existing)
             resource = self._queue_resource(name)
             _check_flags(
                 resource,
                 ("durable", durable, existing.durable),
-                ("exclusive", exclusive, existing.exclusive),
                 ("auto_delete", auto_delete, existing.auto_delete),
             )
             _check_args(resource, EQUIVALENCE_ARGS, args, existing.arguments)
@@ -324,12 +327,15 @@ class VirtualHost:
 
     def check_exclusive_access(self, queue: Queue, owner: object) -> None:
         if queue.exclusive_owner is not None and queue.exclusive_owner is not owner:
-            raise AMQPError(
-                ReplyCode.RESOURCE_LOCKED,
-                f"cannot obtain exclusive access to locked {self._queue_resource(queue.name)}. "
-                "It could be originally declared on another connection or the exclusive "
-                "property value does not match that of the original declaration.",
-            )
+            raise self._locked_error(queue)
+
+    def _locked_error(self, queue: Queue) -> AMQPError:
+        return AMQPError(
+            ReplyCode.RESOURCE_LOCKED,
+            f"cannot obtain exclusive access to locked {self._queue_resource(queue.name)}. "
+            "It could be originally declared on another connection or the exclusive "
+            "property value does not match that of the original declaration.",
+        )
 
     def delete_queue(self, queue: Queue) -> int:
         """Remove the queue and its bindings; returns how many ready messages it dropped."""

@@ -11,6 +11,8 @@ import pika.exceptions
 import pytest
 from amqp_clients import connect, vhost_of
 
+from amqp_broker.testing import BrokerThread
+
 
 def _queue_exists(connection: pika.BlockingConnection, name: str) -> bool:
     """A passive declare on a throwaway channel: a 404 closes only that channel."""
@@ -143,6 +145,50 @@ def test_redeclare_with_different_durable_is_406_inequivalent_arg(amqp_url: str)
     assert info.value.reply_code == 406
     assert info.value.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost "
+        f"'{vhost_of(amqp_url)}': received 'true' but current is 'false'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ({"exclusive": True}, {}),
+        ({"exclusive": True}, {"durable": True}),
+        ({}, {"exclusive": True}),
+        ({}, {"exclusive": True, "durable": True}),
+    ],
+    ids=["exclusive-then-shared", "exclusive-then-durable", "shared-then-exclusive", "both"],
+)
+def test_redeclare_with_other_exclusivity_on_the_same_connection_is_405(
+    amqp_url: str, first: dict[str, bool], again: dict[str, bool]
+) -> None:
+    """RabbitMQ compares the declaring connection with the queue's owner before any flag, so
+    a mismatch of `exclusive` is RESOURCE_LOCKED, not an inequivalent arg (aiormq's own
+    test_exclusive_queue_locked relies on it)."""
+    with connect(amqp_url) as connection:
+        connection.channel().queue_declare("mixed", **first)
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            connection.channel().queue_declare("mixed", **again)
+    assert info.value.reply_code == 405
+    assert info.value.reply_text.startswith(
+        "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mixed' in vhost "
+        f"'{vhost_of(amqp_url)}'."
+    )
+
+
+def test_exclusive_queue_is_never_durable(amqp_broker: BrokerThread, amqp_url: str) -> None:
+    """RabbitMQ drops `durable` from an exclusive declare, so either flag is equivalent later."""
+    with connect(amqp_url) as connection:
+        channel = connection.channel()
+        channel.queue_declare("own", exclusive=True, durable=True)
+        assert not amqp_broker.queue("own", vhost=vhost_of(amqp_url)).durable
+        channel.queue_declare("own", exclusive=True)
+        channel.queue_declare("own", exclusive=True, durable=True)
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_declare("own", exclusive=True, auto_delete=True)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == (
+        f"PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue 'own' in vhost "
         f"'{vhost_of(amqp_url)}': received 'true' but current is 'false'"
     )
 
