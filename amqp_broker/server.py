@@ -34,7 +34,12 @@ from amqp_broker.tls import common_name, server_context
 log = logging.getLogger("amqp_broker")
 T = TypeVar("T")
 
-READ_SIZE = 65536
+# A read takes whatever the socket holds, up to this. Each read costs a broker batch, a wake-up
+# and a send per consumer connection it gave output to: with 1 KiB bodies a 64 KiB read held
+# about 60 publishes, too few to spread that cost (docs/performance.md, "Reads"). The bound is
+# also how long one connection's input can hold the event loop: 128 KiB of 16-byte publishes
+# is about 1,400 messages, 30 ms.
+READ_SIZE = 128 * 1024
 _HANDSHAKE = frozenset(
     {
         ConnectionState.AWAIT_HEADER,
