@@ -548,6 +548,13 @@ class Broker:
 
     def _delete_queue(self, vhost: VirtualHost, queue: Queue) -> int:
         """Delete the queue, telling its consumers; returns the ready messages dropped."""
+        count, consumers = self._remove_queue(vhost, queue)
+        self._notify_cancelled(consumers)
+        return count
+
+    def _remove_queue(self, vhost: VirtualHost, queue: Queue) -> tuple[int, list[Consumer]]:
+        """Delete the queue; returns the ready messages dropped and the consumers it had, for
+        the caller to tell (basic.cancel) once it has sent its own reply."""
         consumers = list(queue.consumers)
         if self.store is not None:
             self.store.queue_deleted(queue)  # before its messages are dropped one by one
@@ -555,8 +562,12 @@ class Broker:
         self._durable_change(vhost)
         self.deadlines.set(queue, None)
         for consumer in consumers:
-            owner = consumer.channel.owner
             consumer.channel.consumers.pop(consumer.tag, None)
+        return count, consumers
+
+    def _notify_cancelled(self, consumers: list[Consumer]) -> None:
+        for consumer in consumers:
+            owner = consumer.channel.owner
             if (
                 isinstance(owner, ClientConnection)
                 and owner.cancel_notify
@@ -567,7 +578,6 @@ class Broker:
                     consumer.channel.number,
                     Basic.Cancel(consumer_tag=consumer.tag, nowait=True),
                 )
-        return count
 
     # ---- exchanges ---------------------------------------------------------------------------
 
@@ -734,15 +744,19 @@ class Broker:
         vhost = self._vhost(conn)
         queue = vhost.queues.get(method.queue)
         count = 0
+        cancelled: list[Consumer] = []
         if queue is not None:
             vhost.check_exclusive_access(queue, conn)
             if method.if_unused and queue.consumers:
                 raise vhost.queue_in_use_error(queue)
             if method.if_empty and queue.ready_count:
                 raise vhost.queue_not_empty_error(queue)
-            count = self._delete_queue(vhost, queue)
+            count, cancelled = self._remove_queue(vhost, queue)
         if not method.nowait:
             self._send(conn, channel.number, commands.Queue.DeleteOk(message_count=count))
+        # RabbitMQ's consumers learn of the deletion after the deleter's delete-ok, so a client
+        # waiting for that reply on a consuming channel (kombu) never meets the cancel first.
+        self._notify_cancelled(cancelled)
 
     # ---- consuming ---------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ import time
 import urllib.parse
 
 import amqp
+import kombu
 import pika
 import pika.exceptions
 import pytest
-from amqp_clients import connect, vhost_of
+from amqp_clients import amqp_connect, connect, vhost_of
 
 from amqp_broker.testing import BrokerThread
 
@@ -329,6 +330,48 @@ def test_consumer_of_a_deleted_queue_receives_basic_cancel(amqp_url: str) -> Non
         assert cancels == [tag]
         assert channel.is_open
         assert channel.consumer_tags == []
+
+
+@pytest.mark.parametrize("same_channel", [True, False], ids=["same-channel", "other-channel"])
+def test_delete_ok_comes_before_the_consumers_basic_cancel(
+    amqp_url: str, same_channel: bool
+) -> None:
+    """As in RabbitMQ, the deleter's reply goes out first and the consumers hear of it after."""
+    events: list[str] = []
+    connection = amqp_connect(amqp_url)
+    try:
+        consuming, other = connection.channel(), connection.channel()
+        consuming.queue_declare("ordered")
+        consuming.basic_consume(
+            "ordered", callback=lambda message: None, on_cancel=lambda tag: events.append("cancel")
+        )
+        deleter = consuming if same_channel else other
+        deleter.queue_delete("ordered")
+        events.append("delete-ok")
+        while "cancel" not in events:
+            connection.drain_events(timeout=2)
+    finally:
+        connection.close()
+    assert events == ["delete-ok", "cancel"]
+
+
+def test_kombu_deletes_the_queue_it_consumes_from(amqp_url: str) -> None:
+    """kombu's own integration test (test_ack_from_another_thread) deletes a queue through the
+    channel of its Consumer, which has no on_cancel: a cancel before delete-ok would raise."""
+    queue = kombu.Queue("consumed", routing_key="consumed")
+    with kombu.Connection(amqp_url) as connection:
+        consumer = kombu.Consumer(connection, [queue], callbacks=[lambda body, message: None])
+        with consumer:
+            assert queue(consumer.channel).delete() == 0
+        assert not _queue_exists_kombu(connection, "consumed")
+
+
+def _queue_exists_kombu(connection: kombu.Connection, name: str) -> bool:
+    try:
+        connection.channel().queue_declare(name, passive=True)
+    except amqp.exceptions.NotFound:
+        return False
+    return True
 
 
 def test_consume_generator_ends_when_its_queue_is_deleted(amqp_url: str) -> None:
