@@ -332,14 +332,16 @@ class AMQPConnection:
         if not accepted:
             capabilities = props.get("capabilities")
             if isinstance(capabilities, dict) and capabilities.get("authentication_failure_close"):
-                self._send_close(
+                # Closing the socket right after the Close races the client's reading of it
+                # (rabbitpy then sees a reset, not 403); RabbitMQ keeps the socket open for
+                # 3 s, we until the Close-Ok or the close timeout.
+                self._fail_connection(
                     AMQPError(
                         ReplyCode.ACCESS_REFUSED,
                         f"Login was refused using authentication mechanism {method.mechanism}. "
                         "For details see the broker logfile.",
                     )
                 )
-                self._terminate("authentication failed")
                 return
             raise SilentClose("authentication failed")
         self.username = username

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 import pika
 import pika.exceptions
 import pytest
+import rabbitpy
+import rabbitpy.exceptions
 from amqp_clients import connect, vhost_of
 from pika.adapters.blocking_connection import BlockingChannel
 
@@ -227,3 +229,15 @@ def test_wrong_password_is_refused_with_rabbitmq_text(
         )
     finally:
         amqp_broker.call(lambda: amqp_broker.broker.users.delete_user(user))
+
+
+@pytest.mark.parametrize("attempt", range(10))
+def test_rabbitpy_sees_the_403_of_a_refused_login(
+    amqp_broker: BrokerThread, amqp_url: str, attempt: int
+) -> None:
+    """rabbitpy reads the Close on its own I/O thread: had the socket closed right behind the
+    frame, it reported a connection reset instead (its own integration suite checks this)."""
+    assert amqp_broker.address is not None
+    url = vhost_url(amqp_broker.address, vhost_of(amqp_url), f"nobody-{attempt}", "wrong")
+    with pytest.raises(rabbitpy.exceptions.AMQPAccessRefused):
+        rabbitpy.Connection(url)
