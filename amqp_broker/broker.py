@@ -48,7 +48,7 @@ from amqp_broker.protocol.fastcodec import encode_delivery
 from amqp_broker.protocol.fieldscan import TableLimits
 from amqp_broker.store import DurableStore, open_store
 from amqp_broker.store.definitions import is_durable_queue
-from amqp_broker.store.directory import check_fsync
+from amqp_broker.store.directory import DataDirectory, check_fsync
 from amqp_broker.version import __version__
 
 Basic = commands.Basic
@@ -84,7 +84,10 @@ class Broker:
         config: BrokerConfig | None = None,
         *,
         wall_clock: Callable[[], float] = time.time,
+        data_directory: DataDirectory | None = None,
     ) -> None:
+        """`data_directory`: config.data_dir already opened and locked (the CLI locks it before
+        it listens), handed over so the lock is never let go in between."""
         self.config = config or BrokerConfig()
         # The time of the event being applied, on the caller's (monotonic) clock: every entry
         # point that takes `now` sets it, so TTLs and x-expires never read a clock themselves.
@@ -116,7 +119,7 @@ class Broker:
         if self.config.data_dir is not None:
             check_fsync(self.config.fsync)
             self.store = open_store(
-                self.config.data_dir,
+                data_directory or self.config.data_dir,
                 fsync=self.config.fsync == "always",
                 vhosts=self.vhosts,
                 add_vhost=self.add_vhost,

@@ -184,11 +184,9 @@ def _run(config: BrokerConfig) -> int:
         # trio and the broker: imported once the port listens (the point of the split)
         from amqp_broker import foreground  # noqa: PLC0415
 
-        if directory is not None:
-            # The broker opens it again at once; the lock was held while it loaded, so a second
-            # broker on the same directory has already failed with a one-line error.
-            directory.close()
-        server = foreground.load(config, sockets)
+        # The broker takes the locked directory over: a second broker on the same directory
+        # has already failed with a one-line error, and the lock is never let go in between.
+        server = foreground.load(config, sockets, directory)
         early.interrupting = False
         foreground.run(server, early.received)
     except Stopping:

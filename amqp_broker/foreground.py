@@ -11,13 +11,18 @@ import socket
 
 import trio
 
+from amqp_broker.broker import Broker
 from amqp_broker.config import BrokerConfig
 from amqp_broker.server import BrokerServer
+from amqp_broker.store.directory import DataDirectory
 
 
-def load(config: BrokerConfig, sockets: list[socket.socket]) -> BrokerServer:
-    """The server on the bound sockets; opens and recovers the data directory (StoreError)."""
-    return BrokerServer(config, sockets=sockets)
+def load(
+    config: BrokerConfig, sockets: list[socket.socket], directory: DataDirectory | None
+) -> BrokerServer:
+    """The server on the bound sockets; recovers the data directory the CLI locked, keeping its
+    lock (StoreError)."""
+    return BrokerServer(config, Broker(config, data_directory=directory), sockets=sockets)
 
 
 async def serve(server: BrokerServer, stop_received: list[int]) -> None:

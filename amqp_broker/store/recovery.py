@@ -90,18 +90,19 @@ def read_queue(directory: Path) -> RecoveredQueue:
 
 
 def open_store(
-    path: str,
+    path: str | DataDirectory,
     *,
     fsync: bool,
     vhosts: dict[str, VirtualHost],
     add_vhost: Callable[[str], VirtualHost],
     segment_size: int = DEFAULT_SEGMENT_SIZE,
 ) -> DurableStore:
-    """Open the data directory at `path` and rebuild its durable state into the broker.
+    """Open the data directory at `path` (or take one already open and locked, whose lock it
+    keeps) and rebuild its durable state into the broker.
 
     Raises StoreError when the directory cannot be used (see DataDirectory.open).
     """
-    directory = DataDirectory.open(path)
+    directory = path if isinstance(path, DataDirectory) else DataDirectory.open(path)
     try:
         root = directory.path
         definitions_file = root / DEFINITIONS_FILE

@@ -10,12 +10,13 @@ import urllib.parse
 from pathlib import Path
 
 import pika
+import pytest
 import trio
 
 from amqp_broker import foreground
 from amqp_broker.config import BrokerConfig
 from amqp_broker.listeners import bind_tcp, bound_address
-from amqp_broker.store.directory import DataDirectory
+from amqp_broker.store.directory import DataDirectory, StoreError
 
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 
@@ -113,7 +114,22 @@ def test_locked_data_dir_fails_before_the_listening_line(tmp_path: Path) -> None
 
 
 async def test_signal_caught_while_loading_stops_the_server_once_it_runs() -> None:
-    server = foreground.load(BrokerConfig(port=0), bind_tcp("127.0.0.1", 0))
+    server = foreground.load(BrokerConfig(port=0), bind_tcp("127.0.0.1", 0), None)
     with trio.fail_after(10):
         await foreground.serve(server, [signal.SIGTERM])
     assert server.stopped.is_set()
+
+
+def test_the_broker_takes_over_the_cli_lock_on_the_data_directory(tmp_path: Path) -> None:
+    directory = DataDirectory.open(tmp_path / "data")
+    config = BrokerConfig(port=0, data_dir=str(tmp_path / "data"))
+    sockets = bind_tcp("127.0.0.1", 0)
+    server = foreground.load(config, sockets, directory)
+    for sock in sockets:
+        sock.close()
+    assert server.broker.store is not None
+    assert server.broker.store.directory is directory  # the same lock, never let go
+    with pytest.raises(StoreError, match="in use"):
+        DataDirectory.open(tmp_path / "data")
+    server.broker.close()
+    DataDirectory.open(tmp_path / "data").close()
