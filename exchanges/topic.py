@@ -10,6 +10,10 @@
 # - A route visits each (node, word position) pair at most once, so keys with many "#" stay
 #   cheap: the work depends on the key's length and the matching part of the trie, never on the
 #   total number of bindings.
+# - Routes are remembered by routing key until the bindings change (any bind or unbind forgets
+#   them all): most flows reuse a few keys, and a lookup costs a tenth of a walk. At
+#   ROUTE_CACHE_SIZE keys the memory is emptied, so keys that never repeat cost one insertion
+#   each, and an exchange holds at most that many remembered routes.
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,6 +24,7 @@ from exchanges.ledger import BindingLedger
 
 STAR = "*"
 HASH = "#"
+ROUTE_CACHE_SIZE = 4096
 
 
 def split_words(key: str) -> list[str]:
@@ -51,6 +56,7 @@ class TopicExchange(Generic[D]):
     def __init__(self) -> None:
         self._ledger: BindingLedger[D] = BindingLedger()
         self._root: _Node[D] = _Node(None, "")
+        self._routes: dict[str, tuple[D, ...]] = {}  # routing key -> destinations
 
     def bind(self, destination: D, routing_key: str, arguments: Arguments | None = None) -> bool:
         """Add a binding; raises TypeError for argument values no field table can carry."""
@@ -63,6 +69,7 @@ class TopicExchange(Generic[D]):
                 child = node.children[word] = _Node(node, word)
             node = child
         node.destinations[destination] = node.destinations.get(destination, 0) + 1
+        self._routes.clear()
         return True
 
     def unbind(self, destination: D, routing_key: str, arguments: Arguments | None = None) -> bool:
@@ -81,6 +88,15 @@ class TopicExchange(Generic[D]):
 
     def route(self, routing_key: str, headers: Mapping[str, object] | None = None) -> set[D]:
         """Headers are ignored by this type."""
+        routes = self._routes
+        found = routes.get(routing_key)
+        if found is None:
+            if len(routes) >= ROUTE_CACHE_SIZE:
+                routes.clear()
+            found = routes[routing_key] = tuple(self._walk(routing_key))
+        return set(found)
+
+    def _walk(self, routing_key: str) -> set[D]:
         words = split_words(routing_key)
         end = len(words)
         result: set[D] = set()
@@ -131,6 +147,7 @@ class TopicExchange(Generic[D]):
         return count
 
     def _forget(self, binding: Binding[D]) -> None:
+        self._routes.clear()
         node = self._root
         for word in split_words(binding.routing_key):
             node = node.children[word]

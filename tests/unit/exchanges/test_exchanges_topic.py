@@ -1,6 +1,7 @@
 import pytest
 
 from exchanges import TopicExchange, split_words
+from exchanges.topic import ROUTE_CACHE_SIZE
 
 
 def routed(bindings: list[str], routing_key: str) -> set[str]:
@@ -193,3 +194,51 @@ def test_topic_route_cost_does_not_grow_with_unrelated_bindings() -> None:
         exchange.bind(n, f"unrelated.{n}.#")
     exchange.bind(-1, "wanted.*")
     assert exchange.route("wanted.x") == {-1}
+
+
+# Routes are remembered by routing key: every change of the bindings must be seen at once.
+
+
+def test_topic_route_remembered_then_unbind_is_seen() -> None:
+    exchange: TopicExchange[str] = TopicExchange()
+    exchange.bind("q", "a.*")
+    assert exchange.route("a.b") == {"q"}
+    exchange.unbind("q", "a.*")
+    assert exchange.route("a.b") == set()
+
+
+def test_topic_route_remembered_then_bind_is_seen() -> None:
+    exchange: TopicExchange[str] = TopicExchange()
+    assert exchange.route("a.b") == set()
+    exchange.bind("q", "#")
+    assert exchange.route("a.b") == {"q"}
+    exchange.bind("r", "a.b")
+    assert exchange.route("a.b") == {"q", "r"}
+
+
+def test_topic_route_remembered_then_unbind_destination_is_seen() -> None:
+    exchange: TopicExchange[str] = TopicExchange()
+    exchange.bind("q", "a.#")
+    exchange.bind("r", "*.b")
+    assert exchange.route("a.b") == {"q", "r"}
+    exchange.unbind_destination("q")
+    assert exchange.route("a.b") == {"r"}
+
+
+def test_topic_route_returns_a_set_the_caller_may_change() -> None:
+    exchange: TopicExchange[str] = TopicExchange()
+    exchange.bind("q", "a")
+    exchange.route("a").add("intruder")
+    assert exchange.route("a") == {"q"}
+
+
+def test_topic_remembered_routes_are_bounded() -> None:
+    exchange: TopicExchange[int] = TopicExchange()
+    exchange.bind(1, "k.*")
+    count = ROUTE_CACHE_SIZE + 10
+    for n in range(count):
+        assert exchange.route(f"k.{n}") == {1}
+    assert len(exchange._routes) <= ROUTE_CACHE_SIZE
+    # the keys remembered before the memory was emptied still route right
+    assert exchange.route("k.0") == {1}
+    assert exchange.route(f"k.{count}.x") == set()
