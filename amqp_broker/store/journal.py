@@ -18,7 +18,15 @@ from amqp_broker.core.queue import Queue
 from amqp_broker.core.vhost import VirtualHost
 from amqp_broker.store.definitions import DefinitionsEncoder, encode_definitions
 from amqp_broker.store.directory import DataDirectory
-from amqp_broker.store.records import ACKED, DELIVERED, encode_ack, encode_record
+from amqp_broker.store.records import (
+    ACKED,
+    DELIVERED,
+    RECORD_HEADER,
+    append_record,
+    encode_ack,
+    head_checksum,
+    record_head,
+)
 from amqp_broker.store.writer import StoreWriter
 
 DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024
@@ -57,16 +65,28 @@ class QueueJournal:
         self.offset = 0
         self.live = live  # segment -> records not yet acked
         self.closed = False
+        self._segment_path = segment_path(queue_id, segment, "seg")
+        # The record head (exchange, routing key, properties) of the last message appended, and
+        # its checksum: a flow's messages mostly share it, and then only the body is new.
+        self._head_of: tuple[str, str, bytes] | None = None
+        self._head = b""
+        self._head_checksum = 0
 
     def append(self, message: Message) -> int:
-        record = encode_record(
-            message.exchange, message.routing_key, message.properties_raw, message.body
-        )
-        if self.offset and self.offset + len(record) > self.store.segment_size:
+        of = (message.exchange, message.routing_key, message.properties_raw)
+        if of != self._head_of:
+            self._head_of = of
+            self._head = record_head(*of)
+            self._head_checksum = head_checksum(self._head)
+        body = message.body
+        size = RECORD_HEADER.size + len(self._head) + len(body)
+        if self.offset and self.offset + size > self.store.segment_size:
             self._roll()
         locator = self.segment << 32 | self.offset
-        self.store.append(segment_path(self.queue_id, self.segment, "seg"), record)
-        self.offset += len(record)
+        append_record(
+            self.store.writes_to(self._segment_path), self._head, self._head_checksum, body
+        )
+        self.offset += size
         self.live[self.segment] = self.live.get(self.segment, 0) + 1
         return locator
 
@@ -94,6 +114,7 @@ class QueueJournal:
         full = self.segment
         self.segment += 1
         self.offset = 0
+        self._segment_path = segment_path(self.queue_id, self.segment, "seg")
         if not self.live.get(full):
             self.live.pop(full, None)
             self._drop(full)
@@ -134,12 +155,16 @@ class DurableStore:
     # ---- changes (called by the broker; they only buffer) -----------------------------------
 
     def append(self, path: str, data: bytes) -> None:
+        self.writes_to(path).extend(data)
+
+    def writes_to(self, path: str) -> bytearray:
+        """The bytes the next batch appends to `path`, for the caller to append one change to
+        (it counts as an operation)."""
         pending = self._writes.get(path)
         if pending is None:
-            self._writes[path] = bytearray(data)
-        else:
-            pending += data
+            pending = self._writes[path] = bytearray()
         self.op += 1
+        return pending
 
     def remove(self, path: str) -> None:
         self._writes.pop(path, None)
