@@ -248,7 +248,14 @@ def decode_content_header(payload: bytes, limits: TableLimits = DEFAULT_LIMITS) 
     if len(payload) < 14:
         raise AMQPError(ReplyCode.FRAME_ERROR, "content header too short")
     class_id, _weight, body_size = _CONTENT_HEADER.unpack_from(payload)
-    properties_raw = bytes(payload[12:])
+    return content_header(class_id, body_size, bytes(payload[12:]), limits)
+
+
+def content_header(
+    class_id: int, body_size: int, properties_raw: bytes, limits: TableLimits = DEFAULT_LIMITS
+) -> ContentHeader:
+    """A content header from its fields; raises AMQPError(FRAME_ERROR) when the property
+    list does not decode."""
     fast = decode_properties(properties_raw)  # the common case, without a generic walk
     if fast is not None:
         return ContentHeader(class_id, body_size, properties_raw, fast)

@@ -23,7 +23,7 @@ from pamqp import commands
 from pamqp.base import Frame as Method
 
 from amqp_broker.errors import AMQPError, ReplyCode, SilentClose
-from amqp_broker.protocol.assembler import CommandAssembler, Content
+from amqp_broker.protocol.assembler import AssemblyState, CommandAssembler, Content
 from amqp_broker.protocol.codec import (
     ACCESS_REQUEST_INDEX,
     ACCESS_REQUEST_OK_PAYLOAD,
@@ -32,6 +32,7 @@ from amqp_broker.protocol.codec import (
     FRAME_HEARTBEAT,
     FRAME_METHOD,
     HEARTBEAT_FRAME,
+    content_header,
     decode_method,
     encode_content,
     encode_method,
@@ -46,6 +47,7 @@ from amqp_broker.protocol.events import (
     Event,
     MethodReceived,
 )
+from amqp_broker.protocol.fastcodec import scan_publish
 from amqp_broker.protocol.fieldscan import DEFAULT_LIMITS, TableLimits, scan_table
 from amqp_broker.protocol.fieldtable import decode_table
 from amqp_broker.protocol.framing import FRAME_MIN_SIZE, PROTOCOL_HEADER, FrameReader
@@ -232,6 +234,8 @@ class AMQPConnection:
         return self._events.popleft()
 
     def _step(self) -> bool:
+        if self.state is ConnectionState.OPEN and self._publish_in_one_go():
+            return True
         if self.state is ConnectionState.AWAIT_HEADER:
             return self._read_protocol_header()
         try:
@@ -271,6 +275,35 @@ class AMQPConnection:
         if self.state is ConnectionState.CLOSING:
             return True
         self._channel_frame(raw.channel, raw.frame_type, raw.payload)
+        return True
+
+    def _publish_in_one_go(self) -> bool:
+        """A publish whose frames have all arrived, in one step: the outcome of the frame by
+        frame path when all is well. Anything it would treat differently (a channel that is
+        closing or mid-content, a body above the limit, properties that do not decode) is
+        left to it, and nothing is consumed."""
+        buffer, start = self._reader.view()
+        scanned = scan_publish(buffer, start, self._reader.frame_max)
+        if scanned is None:
+            return False
+        number = scanned.channel
+        channel = self._channels.get(number)
+        if (
+            channel is None
+            or not number
+            or channel.state is not ChannelState.OPEN
+            or channel.assembler.state is not AssemblyState.IDLE
+            or scanned.body_size > channel.assembler.max_body_size
+        ):
+            return False
+        try:
+            header = content_header(
+                60, scanned.body_size, scanned.properties_raw, channel.assembler.table_limits
+            )
+        except AMQPError:
+            return False
+        self._reader.consumed(scanned.end)
+        self._events.append(ContentReceived(number, scanned.method, header, scanned.body))
         return True
 
     def _read_protocol_header(self) -> bool:

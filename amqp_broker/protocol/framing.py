@@ -68,6 +68,14 @@ class FrameReader:
     def peek(self, count: int) -> bytes:
         return bytes(self._buffer[self._pos : self._pos + count])
 
+    def view(self) -> tuple[bytearray, int]:
+        """The buffer and where its unread bytes start, for a parser that reads whole frames in
+        place (fastcodec.scan_publish) and then says how far it read with consumed()."""
+        return self._buffer, self._pos
+
+    def consumed(self, end: int) -> None:
+        self._pos = end
+
     def next_frame(self) -> RawFrame | None:
         """The next whole frame, or None until more bytes arrive."""
         buffer = self._buffer
