@@ -937,7 +937,10 @@ class Broker:
         assert isinstance(method, Basic.Publish)
         if method.immediate:  # refused before anything else is looked at, as in RabbitMQ
             raise AMQPError(ReplyCode.NOT_IMPLEMENTED, "immediate=true")
-        self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
+        generation = self.users.generation
+        if not channel.may_write(method.exchange, generation):
+            self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
+            channel.allowed_write(method.exchange, generation)
         self.publish_target(self._vhost(conn), method.exchange)
         properties = event.header.properties
         properties_raw = event.header.properties_raw

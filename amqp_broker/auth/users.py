@@ -8,12 +8,16 @@
 #   with one, each operation is checked against the regexes (403 on the channel).
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from amqp_broker.auth.passwords import DEFAULT_ALGORITHM, hash_password, is_valid_hash
 from amqp_broker.auth.passwords import verify_password as _verify
 from amqp_broker.auth.permissions import Access, Permissions, Resource, refused, resource_name
+
+# Numbers every permission change, in every store, so a cached answer names the state it came from.
+_generations = itertools.count(1)
 
 KNOWN_TAGS = ("administrator", "monitoring", "policymaker", "management", "impersonator")
 
@@ -42,6 +46,9 @@ class UserStore:
         self._users: dict[str, UserRecord] = {}
         # user -> vhost -> permissions
         self._permissions: dict[str, dict[str, Permissions]] = {}
+        # Changes with every permission change: channels cache what check() allowed (the write
+        # permission of each publish) and drop the cache when this moves.
+        self.generation = next(_generations)
 
     # ---- users -------------------------------------------------------------------------------
 
@@ -83,6 +90,7 @@ class UserStore:
     def delete_user(self, name: str) -> bool:
         """Remove a user and all its permissions; False if there was no such user."""
         self._permissions.pop(name, None)
+        self.generation = next(_generations)
         return self._users.pop(name, None) is not None
 
     def user(self, name: str) -> UserRecord | None:
@@ -118,14 +126,17 @@ class UserStore:
             raise KeyError(user)
         permissions = Permissions(configure, write, read)
         self._permissions.setdefault(user, {})[vhost] = permissions
+        self.generation = next(_generations)
         return PermissionRecord(user, vhost, permissions)
 
     def clear_permissions(self, user: str, vhost: str) -> bool:
         per_vhost = self._permissions.get(user)
+        self.generation = next(_generations)
         return per_vhost is not None and per_vhost.pop(vhost, None) is not None
 
     def clear_vhost(self, vhost: str) -> None:
         """A deleted vhost takes every permission on it along."""
+        self.generation = next(_generations)
         for per_vhost in self._permissions.values():
             per_vhost.pop(vhost, None)
 

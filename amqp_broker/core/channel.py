@@ -20,6 +20,10 @@ from amqp_broker.core.message import QueuedMessage
 from amqp_broker.core.queue import Queue, Removal
 from amqp_broker.errors import AMQPError, ReplyCode
 
+# Like RabbitMQ's per-channel permission cache (12 entries): a channel publishing to many
+# exchanges starts over rather than growing without bound.
+WRITE_CACHE_SIZE = 12
+
 
 @dataclass(eq=False, slots=True)
 class Consumer:
@@ -72,6 +76,21 @@ class ChannelState:
         # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.
         self.tx_publishes: list[Any] = []
         self.tx_settlements: list[tuple[list[Delivery], bool | None]] = []
+        # Exchanges this channel may publish to, as the user store answered at `generation`
+        # (RabbitMQ caches permission checks per channel too; ours is dropped on any change).
+        self._writable: set[str] = set()
+        self._writable_generation = 0
+
+    def may_write(self, exchange: str, generation: int) -> bool:
+        """Whether a publish to `exchange` passed the permission check since `generation`."""
+        return self._writable_generation == generation and exchange in self._writable
+
+    def allowed_write(self, exchange: str, generation: int) -> None:
+        """The user store allowed a publish to `exchange` at `generation`: remember it."""
+        if self._writable_generation != generation or len(self._writable) >= WRITE_CACHE_SIZE:
+            self._writable = set()
+            self._writable_generation = generation
+        self._writable.add(exchange)
 
     def take_confirms(self, upto: int | None = None) -> list[tuple[bool, int, bool]]:
         """The confirms due for publishes up to `upto` (default: all), as

@@ -241,3 +241,28 @@ def test_rabbitpy_sees_the_403_of_a_refused_login(
     url = vhost_url(amqp_broker.address, vhost_of(amqp_url), f"nobody-{attempt}", "wrong")
     with pytest.raises(rabbitpy.exceptions.AMQPAccessRefused):
         rabbitpy.Connection(url)
+
+
+@pytest.mark.parametrize("change", ["set", "clear"])
+def test_publish_on_an_open_channel_sees_a_permission_change(
+    amqp_broker: BrokerThread, limited_user: tuple[str, str], change: str
+) -> None:
+    """Channels cache the write check of their publishes; changing the user's permissions must
+    still take effect on the next publish of a channel already open."""
+    url, user = limited_user
+    vhost = vhost_of(url)
+    users = amqp_broker.broker.users
+    with connect(url) as connection:
+        channel = connection.channel()
+        for _ in range(3):
+            _publish("wx")(channel)  # allowed, and now cached
+        if change == "set":
+            amqp_broker.call(lambda: users.set_permissions(user, vhost, "^c", "^z", "^r"))
+        else:
+            amqp_broker.call(lambda: users.clear_permissions(user, vhost))
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            _publish("wx")(channel)
+    assert info.value.reply_code == 403
+    assert info.value.reply_text == (
+        f"ACCESS_REFUSED - access to exchange 'wx' in vhost '{vhost}' refused for user '{user}'"
+    )

@@ -115,3 +115,22 @@ def test_clear_vhost_and_clear_permissions(store: UserStore) -> None:
     assert not store.clear_permissions("alice", "a")
     store.clear_vhost("b")
     assert store.permissions() == []
+
+
+def test_every_permission_change_moves_the_generation() -> None:
+    """Channels drop their cached permission checks when it moves."""
+    store = UserStore()
+    store.put_user("u", password="p")
+    seen = {store.generation}
+    for change in (
+        lambda: store.set_permissions("u", "/", ".*", ".*", ".*"),
+        lambda: store.set_permissions("u", "/", ".*", "^w", ".*"),
+        lambda: store.clear_permissions("u", "/"),
+        lambda: store.set_permissions("u", "v", ".*", ".*", ".*"),
+        lambda: store.clear_vhost("v"),
+        lambda: store.delete_user("u"),
+    ):
+        change()
+        assert store.generation not in seen
+        seen.add(store.generation)
+    assert UserStore().generation not in seen  # a new store never reuses a number
