@@ -3,7 +3,8 @@
 # and the deliveries are checked. Less noisy than the socket benchmarks on a shared machine,
 # so it is the before/after number for hot-path changes.
 #
-#   .venv/bin/python -m bench.hotpath [--messages 50000] [--size 16] [--ack] [--repeat 3]
+#   .venv/bin/python -m bench.hotpath [--messages 50000] [--size 16] [--repeat 3]
+#                                     [--ack | --priority | --publish-only]
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,13 @@ from pamqp import commands, frame
 
 from amqp_broker.broker import Broker, ClientConnection
 from amqp_broker.config import BrokerConfig
-from bench.wire import DeliveryScanner, PublishTemplate, ack_frame, publish_prefix
+from bench.wire import (
+    DeliveryScanner,
+    PublishTemplate,
+    ack_frame,
+    encode_properties,
+    publish_prefix,
+)
 
 CHUNK = 65536
 
@@ -38,19 +45,26 @@ def _open(broker: Broker, extra: list[object]) -> ClientConnection:
     return conn
 
 
-def run(messages: int, size: int, ack: bool) -> float:
-    """CPU seconds of broker work per message, publish to delivery."""
+def run(messages: int, size: int, mode: str) -> float:
+    """CPU seconds of broker work per message, publish to delivery (mode "no-ack", "ack",
+    "priority": x-max-priority 10, priorities 0-9 in turn, acks) or into a queue without
+    consumers ("publish-only")."""
     broker = Broker(BrokerConfig(port=0))
-    consumer = _open(
-        broker,
-        [
-            commands.Queue.Declare(queue="q"),
+    ack = mode in ("ack", "priority")
+    arguments = {"x-max-priority": 10} if mode == "priority" else {}
+    setup: list[object] = [commands.Queue.Declare(queue="q", arguments=arguments)]
+    if mode != "publish-only":
+        setup += [
             commands.Basic.Qos(prefetch_count=100 if ack else 0),
             commands.Basic.Consume(queue="q", consumer_tag="c", no_ack=not ack),
-        ],
-    )
+        ]
+    consumer = _open(broker, setup)
     publisher = _open(broker, [])
-    template = PublishTemplate([publish_prefix(1, "", "q", b"\0\0", size)], size)
+    priorities = range(10) if mode == "priority" else [None]
+    template = PublishTemplate(
+        [publish_prefix(1, "", "q", encode_properties(priority=p), size) for p in priorities],
+        size,
+    )
     stream = template.batch(0, messages)
     scanner = DeliveryScanner([1])
     started = time.process_time()  # CPU time: the shared machine's load does not count
@@ -62,7 +76,20 @@ def run(messages: int, size: int, ack: bool) -> float:
             if ack and scanner.last_tag[1]:
                 broker.receive(consumer, ack_frame(1, scanner.last_tag[1]), 0.0)
     elapsed = time.process_time() - started
-    if scanner.seqs[1] != list(range(messages)) or scanner.problem:
+    if mode == "publish-only":
+        held = broker.vhosts["/"].queues["q"].ready_count
+        if held != messages:
+            raise RuntimeError(f"the queue holds {held} of {messages}")
+        return elapsed / messages
+    received = scanner.seqs[1]
+    if mode == "priority":
+        in_order = all(
+            [s for s in received if s % 10 == level] == list(range(level, messages, 10))
+            for level in range(10)
+        )
+    else:
+        in_order = received == list(range(messages))
+    if not in_order or scanner.problem:
         raise RuntimeError(f"deliveries went wrong: {scanner.problem or 'order'}")
     return elapsed / messages
 
@@ -71,13 +98,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Broker CPU per message, in process")
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--size", type=int, default=16)
-    parser.add_argument("--ack", action="store_true", help="manual acks, prefetch 100")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--ack", action="store_true", help="manual acks, prefetch 100")
+    modes.add_argument(
+        "--priority", action="store_true", help="x-max-priority 10, priorities 0-9, acks"
+    )
+    modes.add_argument("--publish-only", action="store_true", help="no consumer")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    best = min(run(args.messages, args.size, args.ack) for _ in range(args.repeat))
+    mode = (
+        "ack"
+        if args.ack
+        else "priority"
+        if args.priority
+        else "publish-only"
+        if args.publish_only
+        else "no-ack"
+    )
+    best = min(run(args.messages, args.size, mode) for _ in range(args.repeat))
     print(
         f"{best * 1e6:.2f} us per message ({1 / best:,.0f} msg/s of one core), "
-        f"{args.size} B, {'ack' if args.ack else 'no-ack'}; load average {os.getloadavg()[0]:.1f}"
+        f"{args.size} B, {mode}; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench import hotpath
 from bench.brokers import OurBroker
 from bench.loadgen import (
     Address,
@@ -74,3 +75,9 @@ def test_check_delivered_names_loss_duplicates_and_reordering() -> None:
     # priority queues: any interleaving, but FIFO within a class
     assert check_delivered([1, 0, 3, 2], [0, 1, 2, 3], False, lambda s: s % 2) == ""
     assert "order broken" in check_delivered([2, 0, 1, 3], [0, 1, 2, 3], False, lambda s: s % 2)
+
+
+@pytest.mark.parametrize("mode", ["no-ack", "ack", "priority", "publish-only"])
+def test_hotpath_bench_runs_and_checks_every_mode(mode: str) -> None:
+    """bench.hotpath raises when a delivery is lost, duplicated or out of order."""
+    assert hotpath.run(2_000, 16, mode) > 0
