@@ -14,7 +14,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pamqp import commands
 from pamqp.base import Frame as Method
@@ -397,10 +397,13 @@ class Broker:
     # ---- events ------------------------------------------------------------------------------
 
     def _on_event(self, conn: ClientConnection, event: Event) -> None:
-        if isinstance(event, ContentReceived):
+        if type(event) is ContentReceived:  # nearly every event: a publish, without _guarded
             channel = conn.channels.get(event.channel)
             if channel is not None:
-                self._guarded(conn, channel, event.method, self._publish, event)
+                try:
+                    self._publish(conn, channel, event)
+                except AMQPError as error:
+                    self._method_failed(conn, channel, event.method, error)
         elif isinstance(event, MethodReceived):
             channel = conn.channels.get(event.channel)
             if channel is not None:
@@ -439,11 +442,16 @@ class Broker:
         try:
             handler(conn, channel, argument)
         except AMQPError as error:
-            error.for_method(method.index >> 16, method.index & 0xFFFF)
-            if channel in conn.confirms_due:
-                self._send_confirms(conn, channel)  # earlier publishes were accepted
-            conn.protocol.fail(channel.number, error)
-            self._dirty.add(conn)
+            self._method_failed(conn, channel, method, error)
+
+    def _method_failed(
+        self, conn: ClientConnection, channel: ChannelState, method: Method, error: AMQPError
+    ) -> None:
+        error.for_method(method.index >> 16, method.index & 0xFFFF)
+        if channel in conn.confirms_due:
+            self._send_confirms(conn, channel)  # earlier publishes were accepted
+        conn.protocol.fail(channel.number, error)
+        self._dirty.add(conn)
 
     def _send(self, conn: ClientConnection, channel: int, method: Method) -> None:
         conn.protocol.send_method(channel, method)
@@ -897,9 +905,11 @@ class Broker:
         if requeue is None:
             for delivery in settled:
                 delivery.queue.ack_count += 1
-        for queue in self._return_or_drop(settled, requeue).values():
+        touched = self._return_or_drop(settled, requeue)
+        for consumer in channel.consumers.values():
+            touched.setdefault(id(consumer.queue), consumer.queue)
+        for queue in touched.values():
             self._dispatch(queue)
-        self._dispatch_channel(channel)
 
     @staticmethod
     def _return_or_drop(deliveries: list[Delivery], requeue: bool | None) -> dict[int, Queue]:
@@ -941,7 +951,10 @@ class Broker:
         if not channel.may_write(method.exchange, generation):
             self._authorize(conn, Access.WRITE, Resource.EXCHANGE, method.exchange)
             channel.allowed_write(method.exchange, generation)
-        self.publish_target(self._vhost(conn), method.exchange)
+        vhost = self._vhost(conn)
+        exchange = vhost.exchanges.get(method.exchange)
+        if exchange is None or exchange.internal:
+            self.publish_target(vhost, method.exchange)  # raises 404 or 403
         properties = event.header.properties
         properties_raw = event.header.properties_raw
         if properties.reply_to == PSEUDO_QUEUE:
@@ -950,10 +963,14 @@ class Broker:
             properties_raw = replace_property(
                 properties_raw, "reply_to", shortstr(properties.reply_to)
             )
-        self._check_user_id(conn, properties.user_id)
-        ttl = parse_expiration(properties.expiration)
-        self.check_delivery_mode(properties)
-        sender_routes, properties_raw = take_sender_routes(properties_raw, properties)
+        if properties.user_id is not None:
+            self._check_user_id(conn, properties.user_id)
+        ttl = None if properties.expiration is None else parse_expiration(properties.expiration)
+        if properties.delivery_mode is not None:
+            self.check_delivery_mode(properties)
+        sender_routes: tuple[str, ...] = ()
+        if properties.headers:
+            sender_routes, properties_raw = take_sender_routes(properties_raw, properties)
         message = Message(
             method.exchange,
             method.routing_key,
@@ -1030,6 +1047,11 @@ class Broker:
             # (mandatory brings it back as well).
             self._deliver_reply(message, message.routing_key)
             queues = []
+        elif not message.exchange and exchange.alternate is None:
+            # The default exchange (vhost.route's answer, without walking a graph): the queue
+            # the routing key names, if there is one.
+            queue = vhost.queues.get(message.routing_key)
+            queues = [] if queue is None else [queue]
         else:
             queues = vhost.route(exchange, message.routing_key, message.properties.headers)
         refused = False
@@ -1158,8 +1180,7 @@ class Broker:
             self._dispatch(queue)
 
     def _can_deliver(self, consumer: Consumer) -> bool:
-        owner = consumer.channel.owner
-        assert isinstance(owner, ClientConnection)
+        owner = cast(ClientConnection, consumer.channel.owner)  # called per delivery
         return (
             consumer.has_capacity()
             and owner.protocol.pending_output < self.config.consumer_output_high_water
@@ -1173,7 +1194,7 @@ class Broker:
         `fresh` is a message published in this step, which a waiting consumer may take
         even with TTL 0."""
         now = self.now
-        while queue.ready_count:
+        while queue.ready_count and queue.consumers:
             consumer = queue.next_consumer(self._can_deliver)
             if consumer is None:
                 break
@@ -1181,8 +1202,13 @@ class Broker:
             if entry is None:
                 break
             self._deliver(consumer, queue, entry)
+        self._tidy(queue)
+
+    def _tidy(self, queue: Queue) -> None:
+        """After deliveries: drop what overflows or expired, dead-letter what died, and
+        reschedule the queue's timer."""
         queue.drop_over_limit()  # RabbitMQ's order: drop-head, then what expired at the new head
-        queue.drop_expired(now)
+        queue.drop_expired(self.now)
         if queue.dead_letters:
             for entry, reason in queue.take_dead_letters():
                 self._dead_letter(queue, entry.message, reason)

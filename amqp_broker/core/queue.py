@@ -155,17 +155,25 @@ class Queue:
 
     def publish(self, message: Message, now: float = 0.0) -> QueuedMessage:
         """The one way a message enters the queue."""
-        entry = QueuedMessage(message, self._next_seq)
-        entry.expires_at = message_deadline(now, self.options.message_ttl, message.ttl)
+        entry = self._enter(message, now)
         if entry.expires_at is not None:
             self._expiring += 1
+        level = self._levels[0] if not self.max_priority else self._level(message)
+        level.fresh.append(entry)
+        size = len(message.body)
+        self._ready_count += 1
+        self.ready_bytes += size
+        return entry
+
+    def _enter(self, message: Message, now: float) -> QueuedMessage:
+        entry = QueuedMessage(message, self._next_seq)
+        queue_ttl = self.options.message_ttl
+        if queue_ttl is not None or message.ttl is not None:
+            entry.expires_at = message_deadline(now, queue_ttl, message.ttl)
         self._next_seq += 1
         self.publish_count += 1
         if self.journal is not None and message.persistent:
             entry.stored = self.journal.append(message)
-        self._level(message).fresh.append(entry)
-        self._ready_count += 1
-        self.ready_bytes += len(message.body)
         self.meter.used += len(message.body)
         return entry
 
@@ -209,6 +217,8 @@ class Queue:
         may go to a waiting consumer even with TTL 0.
         """
         for level in reversed(self._levels):
+            if not level.fresh and not level.requeued:
+                continue  # (most levels of a priority queue are empty)
             while (head := level.head()) is not None:
                 if head is not fresh and _expired(head, now):
                     self.remove(self._take(level), Removal.EXPIRED)
@@ -339,10 +349,11 @@ class Queue:
 
     def next_consumer(self, can_take: Callable[[Consumer], bool]) -> Consumer | None:
         """Who gets the next message: the highest priority with room, in turn within one."""
-        if not self.consumers:
+        consumers = self.consumers
+        if not consumers:
             return None
-        if self.options.single_active_consumer:
-            active = self.consumers[0]
+        if len(consumers) == 1 or self.options.single_active_consumer:
+            active = consumers[0]  # (with one consumer there are no turns to take)
             return active if can_take(active) else None
         for priority in self._priorities:
             turns = self._turns[priority]
