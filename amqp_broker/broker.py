@@ -1101,6 +1101,14 @@ class Broker:
             if queue.options.overflow is Overflow.REJECT_PUBLISH_DLX:
                 self._dead_letter(queue, message, Removal.MAXLEN)
             return False
+        if not queue.ready_count and queue.consumers:
+            # RabbitMQ's attempt_delivery: an empty queue hands a publish straight to a
+            # consumer with room, without queueing it first.
+            consumer = queue.next_consumer(self._can_deliver)
+            if consumer is not None:
+                self._deliver(consumer, queue, queue.publish_taken(message, self.now))
+                self._tidy(queue)
+                return True
         entry = queue.publish(message, self.now)
         self._dispatch(queue, entry)
         return True

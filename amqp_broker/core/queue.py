@@ -154,7 +154,7 @@ class Queue:
         return self._levels[min(max(message.priority, 0), self.max_priority)]
 
     def publish(self, message: Message, now: float = 0.0) -> QueuedMessage:
-        """The one way a message enters the queue."""
+        """The one way a message enters the queue (but see publish_taken)."""
         entry = self._enter(message, now)
         if entry.expires_at is not None:
             self._expiring += 1
@@ -163,6 +163,14 @@ class Queue:
         size = len(message.body)
         self._ready_count += 1
         self.ready_bytes += size
+        return entry
+
+    def publish_taken(self, message: Message, now: float = 0.0) -> QueuedMessage:
+        """publish() and pop() in one, for a message a consumer takes as it arrives (the queue
+        holds no ready message, so it would be the next one out): never in the ready lists."""
+        entry = self._enter(message, now)
+        if entry.stored >= 0 and self.journal is not None:
+            self.journal.delivered(entry.stored)
         return entry
 
     def _enter(self, message: Message, now: float) -> QueuedMessage:

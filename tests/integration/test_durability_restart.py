@@ -109,6 +109,25 @@ def test_unacked_messages_come_back_redelivered_and_acked_ones_do_not(data_dir: 
     assert got == [(b"1", True), (b"2", False), (b"3", False)]
 
 
+def test_messages_handed_straight_to_a_consumer_come_back_redelivered(data_dir: str) -> None:
+    """A publish to an empty queue with a waiting consumer is handed over without queueing
+    (RabbitMQ's attempt_delivery); the store must still know it was delivered."""
+    with broker_on(data_dir) as broker:
+        connection = connect(broker.url)
+        channel = connection.channel()
+        channel.queue_declare("waiting", durable=True)
+        received: list[bytes] = []
+        channel.basic_consume("waiting", lambda _ch, _m, _p, body: received.append(body))
+        for number in range(3):
+            channel.basic_publish("", "waiting", str(number).encode(), PERSISTENT)
+        while len(received) < 3:
+            connection.process_data_events(time_limit=0.1)
+        broker.stop()  # all three delivered, none acked
+    with broker_on(data_dir) as broker:
+        got = [(body, method.redelivered) for method, _, body in drain(broker.url, "waiting")]
+    assert got == [(b"0", True), (b"1", True), (b"2", True)]
+
+
 def test_deleted_durable_queue_does_not_come_back(data_dir: str) -> None:
     with broker_on(data_dir) as broker:
         connection = connect(broker.url)
