@@ -251,19 +251,34 @@ class Broker:
         self.connections[conn.number] = conn
         return conn
 
-    def receive(self, conn: ClientConnection, data: bytes, now: float) -> None:
-        """Bytes from the socket (b"" at EOF): apply every event they complete."""
+    def receive(
+        self, conn: ClientConnection, data: bytes, now: float, limit: int | None = None
+    ) -> bool:
+        """Bytes from the socket (b"" at EOF): apply every event they complete, or at most
+        `limit` of them; True when some may remain for resume()."""
         self.now = now
         conn.protocol.receive_data(data, now)
-        self.process(conn)
+        return self.process(conn, limit)
 
-    def process(self, conn: ClientConnection) -> None:
+    def resume(self, conn: ClientConnection, now: float, limit: int | None = None) -> bool:
+        """Apply more of the events that input already received completes (see receive)."""
+        self.now = now
+        return self.process(conn, limit)
+
+    def process(self, conn: ClientConnection, limit: int | None = None) -> bool:
+        more = False
+        applied = 0
         while (event := conn.protocol.next_event()) is not None:
             self._on_event(conn, event)
+            applied += 1
+            if applied == limit:
+                more = True
+                break
         for channel in list(conn.confirms_due):
             self._send_confirms(conn, channel)
         self._dirty.add(conn)
         self.check_memory()
+        return more
 
     def check_memory(self) -> None:
         """RabbitMQ's memory alarm: above the high watermark, publishing connections are told

@@ -40,6 +40,7 @@ T = TypeVar("T")
 # also how long one connection's input can hold the event loop: 128 KiB of 16-byte publishes
 # is about 1,400 messages, 30 ms.
 READ_SIZE = 128 * 1024
+SLICE = 256  # events applied from one connection's input before others get a turn
 _HANDSHAKE = frozenset(
     {
         ConnectionState.AWAIT_HEADER,
@@ -363,7 +364,12 @@ class BrokerServer:
                 # A hung broker's kernel still takes the bytes; nobody handles them until thawed.
                 self._held[conn] = self._held.get(conn, b"") + data
                 continue
-            self._guard(conn, self.broker.receive, conn, data, trio.current_time())
+            more = self._guard(conn, self.broker.receive, conn, data, trio.current_time(), SLICE)
+            while more:
+                # A read holds thousands of publishes: other connections (a consumer's acks and
+                # deliveries) take their turn between slices instead of after all of them.
+                await trio.sleep(0)
+                more = self._guard(conn, self.broker.resume, conn, trio.current_time(), SLICE)
             if not data:
                 break
         # Nothing more will be read: let the writer flush, then give up after close_timeout.
