@@ -101,13 +101,13 @@ def routes(context: ManagementContext) -> list[Route]:
 
     connection = "/api/connections/{connection}"
     return [
-        api_route(context, "/api/connections", list_connections),
-        api_route(context, "/api/vhosts/{vhost}/connections", list_connections),
+        api_route(context, "/api/connections", list_connections, paginated=True),
+        api_route(context, "/api/vhosts/{vhost}/connections", list_connections, paginated=True),
         api_route(context, connection, get_connection),
         api_route(context, connection, close_connection, ["DELETE"]),
         api_route(context, connection + "/channels", connection_channels),
-        api_route(context, "/api/channels", list_channels),
-        api_route(context, "/api/vhosts/{vhost}/channels", list_channels),
+        api_route(context, "/api/channels", list_channels, paginated=True),
+        api_route(context, "/api/vhosts/{vhost}/channels", list_channels, paginated=True),
         api_route(context, "/api/channels/{channel}", get_channel),
         api_route(context, "/api/consumers", list_consumers),
         api_route(context, "/api/consumers/{vhost}", list_consumers),

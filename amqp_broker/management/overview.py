@@ -178,7 +178,7 @@ def routes(context: ManagementContext) -> list[Route]:
     return [
         api_route(context, "/api/overview", get_overview),
         api_route(context, "/api/whoami", whoami),
-        api_route(context, "/api/vhosts", list_vhosts),
+        api_route(context, "/api/vhosts", list_vhosts, paginated=True),
         api_route(context, "/api/vhosts/{vhost}", get_vhost),
         api_route(context, "/api/vhosts/{vhost}", put_vhost, ["PUT"], administrator=True),
         api_route(context, "/api/vhosts/{vhost}", delete_vhost, ["DELETE"], administrator=True),

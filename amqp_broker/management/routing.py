@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from amqp_broker.errors import AMQPError
 from amqp_broker.management.auth import CHALLENGE, Caller, authenticate
 from amqp_broker.management.context import ManagementContext
 from amqp_broker.management.errors import ApiError, bad_request, from_amqp
+from amqp_broker.management.pagination import default_order, paginate, wants_page
 
 log = logging.getLogger("amqp_broker.management")
 
@@ -96,15 +97,28 @@ def _sort_key(column: str) -> Callable[[Any], tuple[int, str, Any]]:
     return key
 
 
-def shape(request: Request, result: Any) -> Any:
-    """Apply the listing query parameters RabbitMQ supports: columns, sort, sort_reverse."""
+def shape(request: Request, result: Any, paginated: bool = False) -> Any:
+    """Apply the listing query parameters RabbitMQ supports: columns, sort, sort_reverse, and
+    on the listings that page, page, page_size, name and use_regex."""
     query = request.query_params
-    if isinstance(result, list):
-        sort = query.get("sort")
-        if sort:
-            result = sorted(result, key=_sort_key(sort))
-        if query.get("sort_reverse") == "true":
-            result = list(reversed(result))
+    if not isinstance(result, list):
+        return _shape_columns(query, result)
+    paging = paginated and wants_page(query)
+    sort = query.get("sort")
+    if sort:
+        result = sorted(result, key=_sort_key(sort))
+    elif paging:
+        result = sorted(result, key=default_order)
+    if query.get("sort_reverse") == "true":
+        result = list(reversed(result))
+    if paging:
+        page = paginate(query, result)
+        page["items"] = _shape_columns(query, page["items"])
+        return page
+    return _shape_columns(query, result)
+
+
+def _shape_columns(query: Mapping[str, str], result: Any) -> Any:
     columns = [name for name in query.get("columns", "").split(",") if name]
     if columns:
         if isinstance(result, list):
@@ -128,9 +142,10 @@ def api_route(
     methods: Iterable[str] = ("GET",),
     *,
     administrator: bool = False,
+    paginated: bool = False,
 ) -> Route:
     """A route whose handler gets the authenticated caller and returns JSON-able data, a
-    NoContent, or a Response."""
+    NoContent, or a Response; `paginated`: a listing RabbitMQ pages (pagination.py)."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -158,6 +173,10 @@ def api_route(
             return result
         if isinstance(result, NoContent):
             return Response(status_code=result.status)
-        return JSONResponse(shape(request, result))
+        try:
+            shaped = shape(request, result, paginated)
+        except ApiError as error:
+            return error_response(error)
+        return JSONResponse(shaped)
 
     return Route(path, endpoint, methods=list(methods))

@@ -269,14 +269,14 @@ def routes(context: ManagementContext) -> list[Route]:
     queue = "/api/queues/{vhost}/{queue}"
     between = "/api/bindings/{vhost}/e/{exchange}/{kind}/{destination}"
     return [
-        api_route(context, "/api/exchanges", list_exchanges),
-        api_route(context, "/api/exchanges/{vhost}", list_exchanges),
+        api_route(context, "/api/exchanges", list_exchanges, paginated=True),
+        api_route(context, "/api/exchanges/{vhost}", list_exchanges, paginated=True),
         api_route(context, exchange, get_exchange),
         api_route(context, exchange, put_exchange, ["PUT"]),
         api_route(context, exchange, delete_exchange, ["DELETE"]),
         api_route(context, exchange + "/bindings/{side}", exchange_bindings),
-        api_route(context, "/api/queues", list_queues),
-        api_route(context, "/api/queues/{vhost}", list_queues),
+        api_route(context, "/api/queues", list_queues, paginated=True),
+        api_route(context, "/api/queues/{vhost}", list_queues, paginated=True),
         api_route(context, queue, get_queue),
         api_route(context, queue, put_queue, ["PUT"]),
         api_route(context, queue, delete_queue, ["DELETE"]),
