@@ -90,6 +90,16 @@ def overview(context: ManagementContext, caller: Caller) -> dict[str, Any]:
             "queues": len(queues),
         },
         "statistics_db_event_queue": 0,
+        # Where the management API listens; AMQPStorm reads the node name from here.
+        "contexts": [
+            {
+                "node": NODE,
+                "description": "RabbitMQ Management",
+                "path": "/",
+                "ip": "127.0.0.1",
+                "port": str(context.http_port),
+            }
+        ],
         "listeners": [
             {
                 "node": NODE,
@@ -175,6 +185,22 @@ def routes(context: ManagementContext) -> list[Route]:
     async def nodes(request: Request, caller: Caller) -> Any:
         return [node(context)]
 
+    def this_node(request: Request) -> None:
+        """404 unless the path names this broker's node (a cluster of one)."""
+        if param(request, "node") != NODE:
+            raise not_found()
+
+    async def get_node(request: Request, caller: Caller) -> Any:
+        this_node(request)
+        return node(context)
+
+    async def node_healthy(request: Request, caller: Caller) -> Any:
+        this_node(request)
+        return {"status": "ok"}
+
+    async def cluster_name(request: Request, caller: Caller) -> Any:
+        return {"name": NODE}
+
     return [
         api_route(context, "/api/overview", get_overview),
         api_route(context, "/api/whoami", whoami),
@@ -186,4 +212,7 @@ def routes(context: ManagementContext) -> list[Route]:
         api_route(context, "/api/health/checks/alarms", alarms),
         api_route(context, "/api/health/checks/local-alarms", alarms),
         api_route(context, "/api/nodes", nodes),
+        api_route(context, "/api/nodes/{node}", get_node),
+        api_route(context, "/api/healthchecks/node/{node}", node_healthy),
+        api_route(context, "/api/cluster-name", cluster_name),
     ]

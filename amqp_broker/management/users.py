@@ -113,6 +113,26 @@ def routes(context: ManagementContext) -> list[Route]:
             raise not_found()
         return NoContent()
 
+    async def bulk_delete(request: Request, caller: Caller) -> Any:
+        """RabbitMQ deletes the named users in order and stops at the first it does not know
+        (those before it stay deleted)."""
+        body = await json_object(request)
+        if "users" not in body:
+            raise bad_request("[{key_missing,users}]")
+        names = body["users"]
+        if not isinstance(names, list):
+            raise bad_request("users must be a list")
+        for name in names:
+            if not isinstance(name, str) or not store.delete_user(name):
+                raise bad_request(["no_such_user", name])
+        return NoContent()
+
+    async def vhost_permissions(request: Request, caller: Caller) -> Any:
+        vhost = param(request, "vhost")
+        if vhost not in broker.vhosts:
+            raise not_found()
+        return [permission_json(p) for p in store.permissions() if p.vhost == vhost]
+
     async def user_permissions(request: Request, caller: Caller) -> Any:
         user = find_user(request)
         return [permission_json(p) for p in store.permissions() if p.user == user.name]
@@ -147,11 +167,15 @@ def routes(context: ManagementContext) -> list[Route]:
     permission = "/api/permissions/{vhost}/{user}"
     return [
         api_route(context, "/api/users", list_users, administrator=True),
+        api_route(context, "/api/users/bulk-delete", bulk_delete, ["POST"], administrator=True),
         api_route(context, user, get_user, administrator=True),
         api_route(context, user, put, ["PUT"], administrator=True),
         api_route(context, user, delete_user, ["DELETE"], administrator=True),
         api_route(context, user + "/permissions", user_permissions, administrator=True),
         api_route(context, "/api/permissions", list_permissions, administrator=True),
+        api_route(
+            context, "/api/vhosts/{vhost}/permissions", vhost_permissions, administrator=True
+        ),
         api_route(context, permission, get_permission, administrator=True),
         api_route(context, permission, put_permission, ["PUT"], administrator=True),
         api_route(context, permission, delete_permission, ["DELETE"], administrator=True),

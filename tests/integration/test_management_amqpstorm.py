@@ -1,6 +1,7 @@
-# Paged listings of the management API (?page=...), through AMQPStorm's ManagementApi, which
-# lists queues, exchanges and connections page by page, and over plain HTTP for the counts and
-# the error answers. Every expectation was measured on RabbitMQ 3.10.8.
+# AMQPStorm's ManagementApi against our management API, as its own functional suite uses it
+# against RabbitMQ: paged listings (?page=...), the node, cluster and health calls, bulk user
+# deletion and a vhost's permissions; plain HTTP for the counts and error answers. Every
+# expectation was measured on RabbitMQ 3.10.8.
 from __future__ import annotations
 
 import itertools
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pika.exceptions
 import pytest
-from amqpstorm.management import ManagementApi
+from amqpstorm.management import ApiError, ManagementApi
 
 from amqp_broker.config import BrokerConfig
 from amqp_broker.testing import BrokerThread
@@ -32,6 +33,12 @@ def http(broker: BrokerThread) -> Http:
     return Http(broker.management_url)
 
 
+@pytest.fixture(scope="module")
+def api(broker: BrokerThread) -> ManagementApi:
+    assert broker.management_url is not None
+    return ManagementApi(broker.management_url, "guest", "guest", timeout=5)
+
+
 @pytest.fixture
 def vhost(http: Http, broker: BrokerThread) -> Iterator[str]:
     """A vhost holding the queues (and an exchange "x" + each queue name) of QUEUES."""
@@ -44,6 +51,9 @@ def vhost(http: Http, broker: BrokerThread) -> Iterator[str]:
             channel.exchange_declare("x" + queue)
     yield name
     http.delete(f"/api/vhosts/{name}")
+
+
+# ---- paged listings --------------------------------------------------------------------------
 
 
 def page(http: Http, path: str, **query: str | int) -> dict[str, object]:
@@ -146,3 +156,59 @@ def test_bad_paging_is_400_with_rabbitmqs_reason(
 def test_page_one_of_nothing_is_an_empty_page(http: Http, vhost: str) -> None:
     body = page(http, f"/api/vhosts/{quote(vhost)}/channels", page=1)
     assert body["items"] == [] and (body["page_count"], body["page_size"]) == (0, 100)
+
+
+# ---- nodes, users, permissions ---------------------------------------------------------------
+
+
+def test_the_node_is_found_by_the_name_the_overview_gives(api: ManagementApi) -> None:
+    context = api.overview()["contexts"][0]
+    assert context["description"] == "RabbitMQ Management"
+    name = context["node"]
+    assert api.nodes()[0]["name"] == name
+    assert api.node(name)["name"] == name
+    assert api.healthchecks.get(name) == {"status": "ok"}
+    assert api.cluster_name() == {"name": name}
+
+
+def test_another_node_is_not_found(http: Http) -> None:
+    assert http.get("/api/nodes/rabbit@elsewhere").status == 404
+    assert http.get("/api/healthchecks/node/rabbit@elsewhere").body == {
+        "error": "Object Not Found",
+        "reason": "Not Found",
+    }
+
+
+def test_users_are_deleted_in_bulk(api: ManagementApi) -> None:
+    users = [f"bulk-{next(_names)}" for _ in range(3)]
+    for user in users:
+        api.user.create(user, "pw")
+    assert api.user.delete(users) is None
+    for user in users:
+        with pytest.raises(ApiError):
+            api.user.get(user)
+
+
+def test_bulk_delete_stops_at_the_first_unknown_user(api: ManagementApi, http: Http) -> None:
+    first, last = f"bulk-{next(_names)}", f"bulk-{next(_names)}"
+    api.user.create(first, "pw")
+    api.user.create(last, "pw")
+    reply = http.post("/api/users/bulk-delete", {"users": [first, "nobody", last]})
+    assert (reply.status, reply.body) == (
+        400,
+        {"error": "bad_request", "reason": ["no_such_user", "nobody"]},
+    )
+    assert http.get(f"/api/users/{first}").status == 404
+    assert api.user.get(last)["name"] == last
+    assert http.post("/api/users/bulk-delete", {}).body == {
+        "error": "bad_request",
+        "reason": "[{key_missing,users}]",
+    }
+    assert http.post("/api/users/bulk-delete", {"users": []}).status == 204
+
+
+def test_a_vhosts_permissions(api: ManagementApi, http: Http) -> None:
+    assert api.virtual_host.get_permissions("/") == [
+        {"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}
+    ]
+    assert http.get("/api/vhosts/nowhere/permissions").status == 404
