@@ -66,6 +66,7 @@ class QueueJournal:
         self.live = live  # segment -> records not yet acked
         self.closed = False
         self._segment_path = segment_path(queue_id, segment, "seg")
+        self._ack_paths: dict[int, str] = {}  # segment -> its ack log's path, while it lives
         # The record head (exchange, routing key, properties) of the last message appended, and
         # its checksum: a flow's messages mostly share it, and then only the body is new.
         self._head_of: tuple[str, str, bytes] | None = None
@@ -107,8 +108,11 @@ class QueueJournal:
             self._drop(segment)
 
     def _mark(self, locator: int, kind: int) -> None:
-        path = segment_path(self.queue_id, locator >> 32, "ack")
-        self.store.append(path, encode_ack(locator & 0xFFFFFFFF, kind))
+        segment = locator >> 32
+        path = self._ack_paths.get(segment)
+        if path is None:
+            path = self._ack_paths[segment] = segment_path(self.queue_id, segment, "ack")
+        self.store.writes_to(path).extend(encode_ack(locator & 0xFFFFFFFF, kind))
 
     def _roll(self) -> None:
         full = self.segment
@@ -120,6 +124,7 @@ class QueueJournal:
             self._drop(full)
 
     def _drop(self, segment: int) -> None:
+        self._ack_paths.pop(segment, None)
         for suffix in ("seg", "ack"):
             self.store.remove(segment_path(self.queue_id, segment, suffix))
 
