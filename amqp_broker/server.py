@@ -71,6 +71,7 @@ class _ConnectionWakers:
     def __init__(self) -> None:
         self.writer = _Waker()
         self.reader = _Waker()
+        self.flushed = trio.Event()  # the writer sent everything after the client's Close
 
     def wake(self) -> None:
         self.writer.wake()
@@ -373,9 +374,28 @@ class BrokerServer:
             if not data:
                 break
         # Nothing more will be read: let the writer flush, then give up after close_timeout.
-        self._wakers[conn].writer.wake()
-        await trio.sleep(self.config.close_timeout)
+        wakers = self._wakers[conn]
+        wakers.writer.wake()
+        with trio.move_on_after(self.config.close_timeout):
+            if conn.protocol.closed_by_client:
+                await self._discard_until_eof(stream)
+                await wakers.flushed.wait()
+            else:
+                await trio.sleep_forever()
         scope.cancel()
+
+    async def _discard_until_eof(self, stream: trio.SocketStream | trio.SSLStream[Any]) -> None:
+        """After Close-Ok, read and drop what the client still sends until it closes the socket,
+        as RabbitMQ does. Closing with unread bytes makes the kernel send a reset, which can
+        destroy the Close-Ok before the client reads it and fails the client's pending writes."""
+        while True:
+            try:
+                data = await stream.receive_some(READ_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
+            self.bytes_received += len(data)
 
     async def _writer(
         self,
@@ -395,6 +415,9 @@ class BrokerServer:
                 self._guard(conn, self.broker.output_drained, conn)
                 continue
             if not _in_use(conn):
+                if conn.protocol.closed_by_client:
+                    self._wakers[conn].flushed.set()
+                    return  # the reader closes once the client hangs up
                 break
             await waker.wait()
         scope.cancel()

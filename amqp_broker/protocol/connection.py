@@ -201,6 +201,9 @@ class AMQPConnection:
         self._last_received = now
         self._last_sent = now
         self.close_reason = ""
+        # The client's Connection.Close was answered: the client may still have frames in flight
+        # behind it (amqplib interleaves channels), so the socket stays readable until it hangs up.
+        self.closed_by_client = False
 
     # ---- input -------------------------------------------------------------------------------
 
@@ -334,6 +337,7 @@ class AMQPConnection:
     def _handshake(self, method: Method) -> None:
         if isinstance(method, commands.Connection.Close):
             self.send_method(0, commands.Connection.CloseOk())
+            self.closed_by_client = True
             self._terminate("client closed the connection during the handshake")
             return
         if self.state is ConnectionState.AWAIT_START_OK and isinstance(
@@ -415,6 +419,7 @@ class AMQPConnection:
         method = decode_method(payload, self.settings.table_limits)
         if isinstance(method, commands.Connection.Close):
             self.send_method(0, commands.Connection.CloseOk())
+            self.closed_by_client = True
             self._terminate("client closed the connection")
         elif isinstance(method, commands.Connection.CloseOk):
             if self.state is ConnectionState.CLOSING:

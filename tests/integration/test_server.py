@@ -170,3 +170,57 @@ async def test_after_a_connection_error_the_server_waits_for_close_ok_then_close
         with trio.fail_after(5):
             assert await client.expect_eof() == b""
         assert "ignored-while-closing" not in broker.broker.vhosts["/"].queues
+
+
+_CLIENT_CLOSE = commands.Connection.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0)
+
+
+def _publish_frames(channel: int, count: int) -> bytes:
+    body = b"x" * 1024
+    one = (
+        frame.marshal(commands.Basic.Publish(routing_key="nowhere"), channel)
+        + frame.marshal(ContentHeader(0, len(body), commands.Basic.Properties()), channel)
+        + frame.marshal(ContentBody(body), channel)
+    )
+    return one * count
+
+
+async def test_after_close_ok_the_server_reads_until_the_client_hangs_up(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """amqplib's Connection.Close can overtake publishes still queued on its other channels.
+    RabbitMQ answers Close-Ok and drops what follows until the client closes the socket;
+    closing at once with those bytes unread made our kernel reset the connection, and the
+    client lost the Close-Ok and failed its pending writes (EPIPE)."""
+    async with open_broker() as broker:
+        client = await RawClient.connect(broker.port)
+        await client.handshake()
+        await client.open_channel()
+        await client.send(frame.marshal(_CLIENT_CLOSE, 0) + _publish_frames(1, 200))
+        with trio.fail_after(5):
+            _, close_ok = await client.read_method()
+        assert isinstance(close_ok, commands.Connection.CloseOk)
+        assert broker.broker.connections == {}  # released at Close, not when the socket goes
+        mock_clock.jump(1.0)
+        await trio.testing.wait_all_tasks_blocked()
+        readable, _, _ = select.select([client.stream.socket.fileno()], [], [], 0)
+        assert not readable, "the server closed the socket before the client did"
+        await client.send(_publish_frames(1, 200))
+        await client.stream.send_eof()
+        with trio.fail_after(5):
+            assert await client.expect_eof() == b""
+
+
+async def test_after_close_ok_a_client_that_never_hangs_up_is_dropped(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    async with open_broker() as broker:
+        client = await RawClient.connect(broker.port)
+        await client.handshake()
+        await client.send_method(0, _CLIENT_CLOSE)
+        with trio.fail_after(5):
+            _, close_ok = await client.read_method()
+        assert isinstance(close_ok, commands.Connection.CloseOk)
+        mock_clock.jump(broker.server.config.close_timeout + 0.1)
+        with trio.fail_after(5):
+            assert await client.expect_eof() == b""
