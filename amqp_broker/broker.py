@@ -707,6 +707,7 @@ class Broker:
                 consumer_count=len(queue.consumers),
             )
             self._send(conn, channel.number, declare_ok)
+        channel.last_declared_queue = queue.name
 
     def _queue_declared(self, vhost: VirtualHost, queue: Queue) -> None:
         if self.store is not None and queue.journal is None and is_durable_queue(queue):
@@ -732,6 +733,7 @@ class Broker:
     def _queue_bind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Bind
     ) -> None:
+        _expand_queue_shortcut(channel, method)
         self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         vhost.bind(
@@ -744,6 +746,7 @@ class Broker:
     def _queue_unbind(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Unbind
     ) -> None:
+        _expand_queue_shortcut(channel, method)
         self._authorize_binding(conn, method.exchange, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         vhost.unbind(
@@ -755,6 +758,7 @@ class Broker:
     def _queue_purge(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Purge
     ) -> None:
+        _expand_queue_shortcut(channel, method)
         self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
@@ -766,6 +770,7 @@ class Broker:
     def _queue_delete(
         self, conn: ClientConnection, channel: ChannelState, method: commands.Queue.Delete
     ) -> None:
+        _expand_queue_shortcut(channel, method)
         self._authorize(conn, Access.CONFIGURE, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queues.get(method.queue)
@@ -799,6 +804,7 @@ class Broker:
     def _basic_consume(
         self, conn: ClientConnection, channel: ChannelState, method: Basic.Consume
     ) -> None:
+        _expand_queue_shortcut(channel, method)
         tag = method.consumer_tag
         if method.queue == PSEUDO_QUEUE:
             self._consume_replies(conn, channel, method)
@@ -861,6 +867,7 @@ class Broker:
             self._send(conn, channel.number, Basic.CancelOk(consumer_tag=method.consumer_tag))
 
     def _basic_get(self, conn: ClientConnection, channel: ChannelState, method: Basic.Get) -> None:
+        _expand_queue_shortcut(channel, method)
         self._authorize(conn, Access.READ, Resource.QUEUE, method.queue)
         vhost = self._vhost(conn)
         queue = vhost.queue_or_404(method.queue)
@@ -1427,3 +1434,25 @@ def _load_users(config: BrokerConfig) -> UserStore:
 
 def _new_consumer_tag() -> str:
     return "amq.ctag-" + base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+
+
+def _expand_queue_shortcut(
+    channel: ChannelState,
+    method: commands.Queue.Bind
+    | commands.Queue.Unbind
+    | commands.Queue.Purge
+    | commands.Queue.Delete
+    | Basic.Consume
+    | Basic.Get,
+) -> None:
+    """An empty queue name means the channel's most recently declared queue, and in a binding
+    an empty routing key beside it means that queue's name too (the spec's shortcut, which
+    RabbitMQ keeps and rabbitmq-c's tools rely on). With none declared: 404, as RabbitMQ says."""
+    if method.queue:
+        return
+    name = channel.last_declared_queue
+    if not name:
+        raise AMQPError(ReplyCode.NOT_FOUND, "no previously declared queue")
+    if isinstance(method, commands.Queue.Bind | commands.Queue.Unbind) and not method.routing_key:
+        method.routing_key = name
+    method.queue = name

@@ -72,6 +72,9 @@ class ChannelState:
         # none of them, nor anything published after them, is confirmed before its fsync.
         self.durable_waits: deque[tuple[int, int]] = deque()
         self.tx_mode = False
+        # The queue most recently declared here: what an empty queue name means (the spec's
+        # shortcut, which RabbitMQ keeps) in queue.bind/unbind/purge/delete, basic.consume/get.
+        self.last_declared_queue = ""
         # Held until tx.commit: publishes (opaque to this module) and settled deliveries with
         # whether to requeue them. tx.rollback drops the publishes and restores the deliveries.
         self.tx_publishes: list[Any] = []

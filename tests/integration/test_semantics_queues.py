@@ -387,3 +387,55 @@ def test_consume_generator_ends_when_its_queue_is_deleted(amqp_url: str) -> None
             channel.basic_ack(method.delivery_tag)
             deleter.queue_delete("generator")
         assert seen == [b"first"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ch: ch.basic_get(""),
+        lambda ch: ch.basic_consume("", callback=print),
+        lambda ch: ch.queue_purge(""),
+        lambda ch: ch.queue_delete(""),
+        lambda ch: ch.queue_bind("", "amq.direct", "k"),
+        lambda ch: ch.queue_unbind("", "amq.direct", "k"),
+    ],
+    ids=["get", "consume", "purge", "delete", "bind", "unbind"],
+)
+def test_empty_queue_name_before_any_declare_is_404(amqp_url: str, call: object) -> None:
+    """What RabbitMQ 3.10.8 answers (amqp-consume -q '' meets it): not "no queue ''"."""
+    connection = amqp_connect(amqp_url)
+    channel = connection.channel()
+    with pytest.raises(amqp.exceptions.NotFound) as info:
+        call(channel)  # type: ignore[operator]
+    assert info.value.reply_text == "NOT_FOUND - no previously declared queue"
+    connection.close()
+
+
+def test_empty_queue_name_means_the_channels_last_declared_queue(amqp_url: str) -> None:
+    """The spec's shortcut, kept by RabbitMQ: get, consume, purge, bind (an empty routing key
+    too), unbind and delete with queue '' act on the queue this channel declared last."""
+    connection = amqp_connect(amqp_url)
+    channel = connection.channel()
+    channel.queue_declare("shortcut.q")
+    channel.basic_publish(amqp.Message("one"), "", "shortcut.q")
+    assert channel.basic_get("", no_ack=True).body == "one"
+    channel.basic_publish(amqp.Message("two"), "", "shortcut.q")
+    assert channel.queue_purge("") == 1
+    channel.queue_bind("", "amq.direct", "")  # the key becomes the queue's name
+    channel.basic_publish(amqp.Message("via"), "amq.direct", "shortcut.q")
+    assert channel.basic_get("shortcut.q", no_ack=True).body == "via"
+    channel.queue_unbind("", "amq.direct", "")
+    channel.basic_publish(amqp.Message("lost"), "amq.direct", "shortcut.q")
+    assert channel.basic_get("shortcut.q", no_ack=True) is None
+    other = connection.channel()  # the shortcut is per channel
+    with pytest.raises(amqp.exceptions.NotFound):
+        other.basic_get("")
+    named = channel.queue_declare("", exclusive=True).queue
+    channel.basic_publish(amqp.Message("to the server-named queue"), "", named)
+    received: list[str] = []
+    channel.basic_cancel(channel.basic_consume("", callback=lambda m: received.append(m.body)))
+    assert received == ["to the server-named queue"]
+    assert channel.queue_delete("") == 0  # the server-named queue, not shortcut.q
+    assert channel.queue_declare("shortcut.q", passive=True).queue == "shortcut.q"
+    assert channel.queue_delete("") == 0  # a passive declare counts too
+    connection.close()
