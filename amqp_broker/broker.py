@@ -28,7 +28,7 @@ from amqp_broker.core.expiry import DeadlineSchedule, parse_expiration
 from amqp_broker.core.history import PublishHistory
 from amqp_broker.core.message import Message, QueuedMessage
 from amqp_broker.core.queue import MemoryMeter, Queue, Removal
-from amqp_broker.core.queue_arguments import Overflow, consumer_priority
+from amqp_broker.core.queue_arguments import Overflow, check_server_named, consumer_priority
 from amqp_broker.core.raw_properties import replace_property, shortstr
 from amqp_broker.core.sender_routes import take_sender_routes
 from amqp_broker.core.vhost import EXCHANGE, QUEUE, Exchange, VirtualHost, new_queue_name
@@ -683,6 +683,8 @@ class Broker:
             return
         name = method.queue
         if not method.passive:
+            if not name:
+                check_server_named(method.arguments or {})
             # RabbitMQ checks configure on the generated name of a server-named queue too.
             name = name or new_queue_name()
             self._check_declare(conn, Resource.QUEUE, name, method.arguments)

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amqp_broker.core.queue import MemoryMeter, Queue
-from amqp_broker.core.queue_arguments import EQUIVALENCE_ARGS, parse_queue_arguments
+from amqp_broker.core.queue_arguments import (
+    EQUIVALENCE_ARGS,
+    check_queue_type_properties,
+    parse_queue_arguments,
+)
 from amqp_broker.errors import AMQPError, ReplyCode
 from exchanges import (
     ExchangeType,
@@ -311,6 +315,11 @@ class VirtualHost:
             raise AMQPError(
                 ReplyCode.ACCESS_REFUSED, f"queue name '{name}' contains reserved prefix 'amq.*'"
             )
+        resource = self._queue_resource(name)
+        options = parse_queue_arguments(args, resource)
+        check_queue_type_properties(
+            resource, args, durable=durable, exclusive=exclusive, auto_delete=auto_delete
+        )
         queue = Queue(
             name,
             self.name,
@@ -318,7 +327,7 @@ class VirtualHost:
             exclusive_owner=owner if exclusive else None,
             auto_delete=auto_delete,
             arguments=args,
-            options=parse_queue_arguments(args, self._queue_resource(name)),
+            options=options,
             meter=self.meter,
             now=now,
         )

@@ -439,3 +439,33 @@ def test_empty_queue_name_means_the_channels_last_declared_queue(amqp_url: str) 
     assert channel.queue_declare("shortcut.q", passive=True).queue == "shortcut.q"
     assert channel.queue_delete("") == 0  # a passive declare counts too
     connection.close()
+
+
+@pytest.mark.parametrize(
+    ("queue", "flags", "text"),
+    [
+        ("", {"durable": True}, "Cannot declare a server-named queue for type rabbit_quorum_queue"),
+        ("qq", {"durable": False}, "invalid property 'non-durable' for queue 'qq' in vhost '{v}'"),
+        (
+            "qq",
+            {"exclusive": True},
+            "invalid property 'exclusive-owner' for queue 'qq' in vhost '{v}'",
+        ),
+    ],
+)
+def test_quorum_queue_declares_refused_as_rabbitmq_refuses_them(
+    amqp_url: str, queue: str, flags: dict[str, bool], text: str
+) -> None:
+    """Every queue here is classic underneath, but a quorum declare RabbitMQ 3.10.8 refuses is
+    refused here too, so code tested against this broker does not fail on RabbitMQ."""
+    with connect(amqp_url) as connection:
+        channel = connection.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.queue_declare(queue, arguments={"x-queue-type": "quorum"}, **flags)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == "PRECONDITION_FAILED - " + text.format(v=vhost_of(amqp_url))
+    with connect(amqp_url) as connection:
+        declared = connection.channel().queue_declare(
+            "qq", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+    assert declared.method.queue == "qq"

@@ -9,6 +9,8 @@ import pytest
 from amqp_broker.core.queue_arguments import (
     Overflow,
     QueueOptions,
+    check_queue_type_properties,
+    check_server_named,
     consumer_priority,
     parse_queue_arguments,
 )
@@ -131,4 +133,73 @@ def test_cancel_on_ha_failover_must_be_a_bool() -> None:
         consumer_priority({"x-cancel-on-ha-failover": 1}, RESOURCE)
     assert caught.value.detail == (
         f"invalid arg 'x-cancel-on-ha-failover' for {RESOURCE}: {{unacceptable_type,signedint}}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "arguments", "refused"),
+    [
+        ("quorum", {"x-max-priority": 5}, "x-max-priority"),
+        ("quorum", {"x-queue-mode": "lazy", "x-max-priority": 5}, "x-queue-mode"),  # table order
+        ("quorum", {"x-queue-version": 2}, "x-queue-version"),
+        ("quorum", {"x-max-age": "1D"}, "x-max-age"),
+        ("stream", {"x-message-ttl": -1}, "x-message-ttl"),  # refused before its value is checked
+        ("stream", {"x-dead-letter-routing-key": "k"}, "x-dead-letter-routing-key"),
+        ("stream", {"x-max-length": 5}, "x-max-length"),
+        ("stream", {"x-single-active-consumer": True}, "x-single-active-consumer"),
+        ("classic", {"x-delivery-limit": 3}, "x-delivery-limit"),
+        ("classic", {"x-queue-leader-locator": "client-local"}, "x-queue-leader-locator"),
+    ],
+)
+def test_an_argument_the_queue_type_does_not_take_is_refused(
+    kind: str, arguments: dict[str, Any], refused: str
+) -> None:
+    assert _error({"x-queue-type": kind, **arguments}) == (
+        f"invalid arg '{refused}' for {RESOURCE} of queue type rabbit_{kind}_queue"
+    )
+
+
+def test_each_type_takes_its_own_arguments_and_ignores_unknown_ones() -> None:
+    quorum = {"x-queue-type": "quorum", "x-delivery-limit": 3, "x-max-length": 2, "x-foo": 1}
+    assert parse_queue_arguments(quorum, RESOURCE).max_length == 2
+    stream = {"x-queue-type": "stream", "x-max-age": "1D", "x-max-length-bytes": 10}
+    assert parse_queue_arguments(stream, RESOURCE).max_length_bytes == 10
+
+
+def test_a_bad_value_the_type_takes_is_reported_before_a_key_it_does_not() -> None:
+    arguments = {"x-queue-type": "quorum", "x-message-ttl": -1, "x-max-priority": 1}
+    assert _error(arguments).endswith(
+        "invalid arg 'x-message-ttl' for " + RESOURCE + ": {value_negative,-1}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "prop"),
+    [
+        ({"durable": False}, "non-durable"),
+        ({"exclusive": True}, "exclusive-owner"),
+        ({"auto_delete": True}, "auto-delete"),
+        ({"durable": False, "exclusive": True, "auto_delete": True}, "auto-delete"),
+        ({"durable": False, "exclusive": True}, "exclusive-owner"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["quorum", "stream"])
+def test_quorum_and_stream_queues_are_durable_shared_and_kept(
+    kind: str, flags: dict[str, bool], prop: str
+) -> None:
+    settings = {"durable": True, "exclusive": False, "auto_delete": False, **flags}
+    with pytest.raises(AMQPError) as info:
+        check_queue_type_properties(RESOURCE, {"x-queue-type": kind}, **settings)
+    assert info.value.text == f"PRECONDITION_FAILED - invalid property '{prop}' for {RESOURCE}"
+    check_queue_type_properties(RESOURCE, {}, **settings)  # a classic queue may be anything
+
+
+def test_only_classic_queues_are_server_named() -> None:
+    check_server_named({})
+    check_server_named({"x-queue-type": "classic"})
+    with pytest.raises(AMQPError) as info:
+        check_server_named({"x-queue-type": "stream"})
+    assert info.value.code == ReplyCode.PRECONDITION_FAILED
+    assert info.value.text == (
+        "PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_stream_queue"
     )
