@@ -98,7 +98,10 @@ class Broker:
             channel_max=self.config.channel_max,
             frame_max=self.config.frame_max,
             heartbeat=self.config.heartbeat,
-            version=__version__,
+            product=self.config.product_name,
+            version=self.config.product_version,
+            information=f"trio-amqp-broker {__version__}, an AMQP 0-9-1 broker on trio. "
+            "Licensed under the MIT License.",
             max_message_size=self.config.max_message_size,
             table_limits=TableLimits(
                 self.config.max_table_depth, self.config.max_table_decode_cost

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from amqp_broker.version import RABBITMQ_VERSION
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -67,6 +69,12 @@ class BrokerConfig:
     tls_cafile: str | None = None  # CAs that client certificates must chain to
     tls_verify_peer: bool = False  # ask clients for a certificate; offers EXTERNAL (CN = user)
     tls_fail_if_no_peer_cert: bool = False  # refuse TLS clients without a certificate
+    # What the broker calls itself in connection.start's server properties and in the management
+    # API: RabbitMQ's own defaults (RabbitMQ's product_name/product_version settings change them
+    # the same way), since clients and their test suites look for "RabbitMQ" there. The
+    # `information` property names this broker whatever these say.
+    product_name: str = "RabbitMQ"
+    product_version: str = RABBITMQ_VERSION
     channel_max: int = 2047
     frame_max: int = 131072
     heartbeat: int = 60

@@ -23,10 +23,10 @@ from amqp_broker.management.auth import Caller
 from amqp_broker.management.context import ManagementContext
 from amqp_broker.management.encoding import parse_arguments, parse_bool, to_json
 from amqp_broker.management.errors import ApiError, bad_request
-from amqp_broker.management.overview import RABBITMQ_VERSION, vhost_or_404
+from amqp_broker.management.overview import vhost_or_404
 from amqp_broker.management.routing import NoContent, api_route, json_body, param
 from amqp_broker.management.users import permission_json, put_user, set_permissions, user_json
-from amqp_broker.version import __version__
+from amqp_broker.version import RABBITMQ_VERSION
 
 _SECTIONS = ("vhosts", "users", "permissions", "exchanges", "queues", "bindings")
 
@@ -96,8 +96,8 @@ def export_all(context: ManagementContext) -> dict[str, Any]:
     return {
         "rabbit_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
-        "product_name": "trio-amqp-broker",
-        "product_version": __version__,
+        "product_name": broker.config.product_name,
+        "product_version": broker.config.product_version,
         "users": [user_json(user) for user in broker.users.users()],
         "vhosts": [{"name": name} for name in broker.vhosts],
         "permissions": [permission_json(record) for record in broker.users.permissions()],

@@ -18,10 +18,9 @@ from amqp_broker.management.context import ManagementContext
 from amqp_broker.management.errors import not_found
 from amqp_broker.management.resources import NODE, vhost_json
 from amqp_broker.management.routing import NoContent, api_route, param
-from amqp_broker.version import __version__
+from amqp_broker.version import RABBITMQ_VERSION
 
 # The RabbitMQ release whose management API this one follows; tools compare against it.
-RABBITMQ_VERSION = "3.10.8"
 EXCHANGE_TYPES = (
     ("direct", "AMQP direct exchange, as per the AMQP specification"),
     ("fanout", "AMQP fanout exchange, as per the AMQP specification"),
@@ -64,8 +63,8 @@ def overview(context: ManagementContext, caller: Caller) -> dict[str, Any]:
     return {
         "management_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
-        "product_name": "trio-amqp-broker",
-        "product_version": __version__,
+        "product_name": broker.config.product_name,
+        "product_version": broker.config.product_version,
         "cluster_name": NODE,
         "node": NODE,
         "rates_mode": "basic",

@@ -51,6 +51,7 @@ from amqp_broker.protocol.fastcodec import scan_publish
 from amqp_broker.protocol.fieldscan import DEFAULT_LIMITS, TableLimits, scan_table
 from amqp_broker.protocol.fieldtable import decode_table
 from amqp_broker.protocol.framing import FRAME_MIN_SIZE, PROTOCOL_HEADER, FrameReader
+from amqp_broker.version import RABBITMQ_VERSION
 
 CHANNEL_MIN = 1
 
@@ -79,8 +80,10 @@ class ConnectionSettings:
     channel_max: int = 2047
     frame_max: int = 131072
     heartbeat: int = 60
-    product: str = "trio-amqp-broker"
-    version: str = "0"
+    product: str = "RabbitMQ"
+    version: str = RABBITMQ_VERSION
+    # Names this broker, whatever `product` says.
+    information: str = "trio-amqp-broker, an AMQP 0-9-1 broker on trio."
     cluster_name: str = "trio-amqp-broker@localhost"
     # Largest message body accepted, checked against the content header's declared size before
     # any body is buffered (RabbitMQ's max_message_size and its default, 128 MiB).
@@ -128,7 +131,7 @@ def server_properties(settings: ConnectionSettings) -> dict[str, Any]:
         "capabilities": dict(CAPABILITIES),
         "cluster_name": settings.cluster_name,
         "copyright": "Copyright (c) the trio-amqp-broker authors",
-        "information": "Licensed under the MIT License. An AMQP 0-9-1 broker on trio.",
+        "information": settings.information,
         "platform": f"Python {platform.python_version()}",
         "product": settings.product,
         "version": settings.version,

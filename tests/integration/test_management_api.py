@@ -135,6 +135,7 @@ def test_overview_counts_objects_and_messages(broker: BrokerThread, http: Http, 
         channel.basic_publish("", "counted", body)
     overview = http.get("/api/overview").body
     connection.close()
+    assert (overview["product_name"], overview["product_version"]) == ("RabbitMQ", "3.10.8")
     assert overview["object_totals"]["queues"] >= 1
     assert overview["object_totals"]["connections"] >= 1
     assert overview["queue_totals"]["messages_ready"] >= 2

@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.errors",
         "amqp_broker.field_types",
         "amqp_broker.protocol",
+        "amqp_broker.version",
     },
     "amqp_broker.core": {
         "exchanges",
@@ -28,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
         "amqp_broker.field_types",
         "amqp_broker.core",
     },
-    "amqp_broker.config": set(),
+    "amqp_broker.config": {"amqp_broker.version"},
     "amqp_broker.auth": {"amqp_broker.errors", "amqp_broker.auth"},
     "amqp_broker.store": {
         "pamqp",
