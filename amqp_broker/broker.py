@@ -1074,7 +1074,7 @@ class Broker:
             # (mandatory brings it back as well).
             self._deliver_reply(message, message.routing_key)
             queues = []
-        elif not message.exchange and exchange.alternate is None:
+        elif not message.exchange and (not exchange.arguments or exchange.alternate is None):
             # The default exchange (vhost.route's answer, without walking a graph): the queue
             # the routing key names, if there is one.
             queue = vhost.queues.get(message.routing_key)

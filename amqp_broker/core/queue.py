@@ -192,8 +192,8 @@ class Queue:
         if entry.stored >= 0 and self.journal is not None:
             self.journal.remove(entry.stored)
         if (
-            reason in DEAD_LETTER_REASONS
-            and self.options.dead_letter_exchange is not None
+            self.options.dead_letter_exchange is not None  # (first: hashing an enum is slow)
+            and reason in DEAD_LETTER_REASONS
             and not self.deleted
         ):
             self.dead_letters.append((entry, reason))

@@ -230,6 +230,9 @@ def encode_content(
     return out
 
 
+_new_tuple = tuple.__new__
+
+
 class ContentHeader(NamedTuple):
     """One per publish: a NamedTuple is immutable and cheaper to build than a frozen dataclass."""
 
@@ -256,11 +259,11 @@ def content_header(
 ) -> ContentHeader:
     """A content header from its fields; raises AMQPError(FRAME_ERROR) when the property
     list does not decode."""
-    fast = decode_properties(properties_raw)  # the common case, without a generic walk
-    if fast is not None:
-        return ContentHeader(class_id, body_size, properties_raw, fast)
-    properties = _decode_properties(properties_raw, limits)
-    return ContentHeader(class_id, body_size, properties_raw, properties)
+    properties = decode_properties(properties_raw)  # the common case, without a generic walk
+    if properties is None:
+        properties = _decode_properties(properties_raw, limits)
+    # tuple.__new__ directly: the NamedTuple's own __new__ is a Python-level function
+    return _new_tuple(ContentHeader, (class_id, body_size, properties_raw, properties))
 
 
 _PROPERTY_LAYOUT: tuple[tuple[str, int, str], ...] = tuple(

@@ -54,6 +54,7 @@ from amqp_broker.protocol.framing import FRAME_MIN_SIZE, PROTOCOL_HEADER, FrameR
 from amqp_broker.version import RABBITMQ_VERSION
 
 CHANNEL_MIN = 1
+_new_tuple = tuple.__new__
 
 
 class Authenticator(Protocol):
@@ -292,24 +293,23 @@ class AMQPConnection:
         scanned = scan_publish(buffer, start, self._reader.frame_max)
         if scanned is None:
             return False
-        number = scanned.channel
+        end, number, method, body_size, properties_raw, body = scanned
         channel = self._channels.get(number)
         if (
             channel is None
             or not number
             or channel.state is not ChannelState.OPEN
             or channel.assembler.state is not AssemblyState.IDLE
-            or scanned.body_size > channel.assembler.max_body_size
+            or body_size > channel.assembler.max_body_size
         ):
             return False
         try:
-            header = content_header(
-                60, scanned.body_size, scanned.properties_raw, channel.assembler.table_limits
-            )
+            header = content_header(60, body_size, properties_raw, channel.assembler.table_limits)
         except AMQPError:
             return False
-        self._reader.consumed(scanned.end)
-        self._events.append(ContentReceived(number, scanned.method, header, scanned.body))
+        self._reader.consumed(end)
+        # (tuple.__new__: the NamedTuple's own __new__ is a Python-level function)
+        self._events.append(_new_tuple(ContentReceived, (number, method, header, body)))
         return True
 
     def _read_protocol_header(self) -> bool:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 from pamqp.commands import Basic
 
@@ -73,15 +72,9 @@ def _publish_at(data: bytes | bytearray, first: int, stop: int) -> Basic.Publish
     return method
 
 
-class ScannedPublish(NamedTuple):
-    """A basic.publish with its content, read whole from the input buffer by scan_publish."""
-
-    end: int  # where the next frame starts
-    channel: int
-    method: Basic.Publish
-    body_size: int
-    properties_raw: bytes
-    body: bytes
+# What scan_publish read: (where the next frame starts, channel, method, body size, property
+# bytes, body). A plain tuple: one is built per publish.
+ScannedPublish = tuple[int, int, Basic.Publish, int, bytes, bytes]
 
 
 def scan_publish(data: bytearray, pos: int, frame_max: int) -> ScannedPublish | None:
@@ -139,7 +132,7 @@ def scan_publish(data: bytearray, pos: int, frame_max: int) -> ScannedPublish | 
     if method is None:
         return None
     properties_raw = bytes(data[head + 19 : header_end])
-    return ScannedPublish(end, channel, method, body_size, properties_raw, body)
+    return end, channel, method, body_size, properties_raw, body
 
 
 def decode_properties(raw: bytes) -> Basic.Properties | None:

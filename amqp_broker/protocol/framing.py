@@ -26,6 +26,9 @@ _HEADER = struct.Struct(">BHI")
 _KNOWN_TYPES = frozenset({FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT})
 
 
+_new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+
+
 class RawFrame(NamedTuple):
     """Immutable like a frozen dataclass, and three times cheaper to build (one per frame)."""
 
@@ -101,4 +104,4 @@ class FrameReader:
         if buffer[end] != FRAME_END:
             raise AMQPError(ReplyCode.FRAME_ERROR, "invalid_frame_end_marker")
         self._pos = end + 1
-        return RawFrame(frame_type, channel, bytes(buffer[pos + 7 : end]))
+        return _new_tuple(RawFrame, (frame_type, channel, bytes(buffer[pos + 7 : end])))
