@@ -102,6 +102,8 @@ def test_unacked_messages_come_back_redelivered_and_acked_ones_do_not(data_dir: 
         second, _, _ = channel.basic_get("work")
         assert first is not None and second is not None
         channel.basic_ack(first.delivery_tag)
+        # basic.ack has no reply: a round trip makes sure the broker applied it before it stops
+        channel.queue_declare("work", durable=True, passive=True)
         # the broker stops while message 1 is delivered and unacked
         broker.stop()
     with broker_on(data_dir) as broker:
