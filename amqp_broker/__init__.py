@@ -5,9 +5,9 @@
 # listens, and importing the broker and trio here would add ~100 ms to its cold start.
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from amqp_broker.lazy_names import lazy_getattr
 from amqp_broker.version import __version__
 
 if TYPE_CHECKING:
@@ -25,10 +25,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'amqp_broker' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups find it without coming here
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -8,9 +8,9 @@
 # directory before it loads the rest of the broker (cold start); the other names load on use.
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from amqp_broker.lazy_names import lazy_getattr
 from amqp_broker.store.directory import StoreError
 
 if TYPE_CHECKING:
@@ -27,10 +27,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'amqp_broker.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups find it without coming here
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -13,6 +13,7 @@ ALLOWED: dict[str, set[str]] = {
     "exchanges": {"exchanges"},
     "amqp_broker.errors": set(),
     "amqp_broker.field_types": set(),
+    "amqp_broker.lazy_names": set(),
     "amqp_broker.version": set(),
     "amqp_broker.ctl": set(),  # a client of the management API: standard library only
     "amqp_broker.protocol": {
@@ -33,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "amqp_broker.auth": {"amqp_broker.errors", "amqp_broker.auth"},
     "amqp_broker.store": {
         "pamqp",
+        "amqp_broker.lazy_names",
         "amqp_broker.core",
         "amqp_broker.protocol",
         "amqp_broker.errors",
