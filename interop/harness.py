@@ -19,7 +19,7 @@ import sys
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 # The scenarios every client is asked for, in table order. A driver implements those its client can
 # express; the others show as "n/a".
@@ -43,6 +43,31 @@ SCENARIOS: tuple[str, ...] = (
 
 # Bodies bigger than frame_max (131072 on both brokers), so they travel as several body frames.
 LARGE_BODY = bytes(range(256)) * 4096 + b"end"
+
+
+class RoutingCase(NamedTuple):
+    """One row of the exchange_types scenario: a queue bound to a fresh exchange of `kind` with
+    `binding_key` and `arguments` gets a message published with `routing_key` and `headers`
+    exactly when `routed`."""
+
+    kind: str
+    binding_key: str
+    arguments: dict[str, Any] | None
+    routing_key: str
+    headers: dict[str, Any] | None
+    routed: bool
+
+
+_ALL_H = {"x-match": "all", "h": "1"}
+ROUTING_CASES = (
+    RoutingCase("direct", "a", None, "a", None, True),
+    RoutingCase("fanout", "", None, "anything", None, True),
+    RoutingCase("topic", "a.*.c", None, "a.b.c", None, True),
+    RoutingCase("topic", "a.#", None, "b.a", None, False),
+    RoutingCase("headers", "", _ALL_H, "", {"h": "1"}, True),
+    RoutingCase("headers", "", _ALL_H, "", {"h": "2"}, False),
+)
+
 # Long enough for several heartbeat intervals of HEARTBEAT seconds to pass without traffic.
 HEARTBEAT = 1
 IDLE_SECONDS = 3.5

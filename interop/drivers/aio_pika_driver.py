@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aio_pika
 import aio_pika.exceptions
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 driver = Driver("aio-pika")
 
@@ -182,23 +189,14 @@ async def exchange_types(ctx: Context) -> None:
     async with await aio_pika.connect_robust(ctx.url) as connection:
         channel = await connection.channel()
         queue = await _queue(ctx, channel)
-        all_h: dict[str, Any] = {"x-match": "all", "h": "1"}
-        cases: list[tuple[str, dict[str, Any], str, dict[str, Any] | None, bool]] = [
-            ("direct", {"routing_key": "a"}, "a", None, True),
-            ("fanout", {}, "anything", None, True),
-            ("topic", {"routing_key": "a.*.c"}, "a.b.c", None, True),
-            ("topic", {"routing_key": "a.#"}, "b.a", None, False),
-            ("headers", {"arguments": all_h}, "", {"h": "1"}, True),
-            ("headers", {"arguments": all_h}, "", {"h": "2"}, False),
-        ]
-        for i, (kind, bind, key, headers, routed) in enumerate(cases):
+        for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
             exchange = await channel.declare_exchange(
                 ctx.name(f"{kind}{i}"), kind, auto_delete=True
             )
-            await queue.bind(exchange, **bind)
+            await queue.bind(exchange, routing_key=binding, arguments=arguments)
             await exchange.publish(aio_pika.Message(b"m", headers=headers), routing_key=key)
             got = await queue.get(no_ack=True, fail=False) is not None
-            check(got == routed, f"{kind} {bind} {key!r}: routed={got}")
+            check(got == routed, f"{kind} {binding} {arguments} {key!r}: routed={got}")
         await queue.delete(if_unused=False, if_empty=False)
 
 

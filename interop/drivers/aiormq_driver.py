@@ -9,7 +9,15 @@ import aiormq.exceptions
 from aiormq.abc import AbstractChannel, DeliveredMessage
 from pamqp.commands import Basic
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 driver = Driver("aiormq")
 
@@ -191,16 +199,7 @@ async def exchange_types(ctx: Context) -> None:
     connection = await aiormq.connect(ctx.url)
     channel = await connection.channel()
     queue = await _queue(ctx, channel)
-    all_h: dict[str, Any] = {"x-match": "all", "h": "1"}
-    cases: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | None, bool]] = [
-        ("direct", "a", None, "a", None, True),
-        ("fanout", "", None, "anything", None, True),
-        ("topic", "a.*.c", None, "a.b.c", None, True),
-        ("topic", "a.#", None, "b.a", None, False),
-        ("headers", "", all_h, "", {"h": "1"}, True),
-        ("headers", "", all_h, "", {"h": "2"}, False),
-    ]
-    for i, (kind, binding, arguments, key, headers, routed) in enumerate(cases):
+    for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
         exchange = ctx.name(f"{kind}{i}")
         await channel.exchange_declare(exchange, exchange_type=kind, auto_delete=True)
         await channel.queue_bind(queue, exchange, routing_key=binding, arguments=arguments)

@@ -8,7 +8,15 @@ from typing import Any
 import amqpstorm
 from amqpstorm import Channel, Message, UriConnection
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 driver = Driver("amqpstorm")
 
@@ -186,16 +194,7 @@ def recover(ctx: Context) -> None:
 def exchange_types(ctx: Context) -> None:
     with _connect(ctx) as connection, connection.channel() as channel:
         queue = _queue(ctx, channel)
-        all_h = {"x-match": "all", "h": "1"}
-        cases: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | None, bool]] = [
-            ("direct", "a", None, "a", None, True),
-            ("fanout", "", None, "anything", None, True),
-            ("topic", "a.*.c", None, "a.b.c", None, True),
-            ("topic", "a.#", None, "b.a", None, False),
-            ("headers", "", all_h, "", {"h": "1"}, True),
-            ("headers", "", all_h, "", {"h": "2"}, False),
-        ]
-        for i, (kind, binding, arguments, key, headers, routed) in enumerate(cases):
+        for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
             exchange = ctx.name(f"{kind}{i}")
             channel.exchange.declare(exchange, exchange_type=kind, auto_delete=True)
             channel.queue.bind(queue, exchange, routing_key=binding, arguments=arguments)

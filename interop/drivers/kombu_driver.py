@@ -10,7 +10,15 @@ import amqp.exceptions
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 driver = Driver("kombu")
 ACCEPT = ["json", "application/data"]
@@ -186,22 +194,19 @@ def exchange_types(ctx: Context) -> None:
     with _connect(ctx) as connection:
         channel = connection.default_channel
         producer = Producer(channel)
-        all_h = {"x-match": "all", "h": "1"}
-        cases: list[tuple[str, dict[str, Any], str, dict[str, Any] | None, bool]] = [
-            ("direct", {"routing_key": "a"}, "a", None, True),
-            ("fanout", {}, "anything", None, True),
-            ("topic", {"routing_key": "a.*.c"}, "a.b.c", None, True),
-            ("topic", {"routing_key": "a.#"}, "b.a", None, False),
-            ("headers", {"binding_arguments": all_h}, "", {"h": "1"}, True),
-            ("headers", {"binding_arguments": all_h}, "", {"h": "2"}, False),
-        ]
-        for i, (kind, bind, key, headers, routed) in enumerate(cases):
+        for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
             exchange = Exchange(ctx.name(f"{kind}{i}"), kind, auto_delete=True)
-            queue = Queue(ctx.name(f"q{i}"), exchange=exchange, auto_delete=True, **bind)(channel)
+            queue = Queue(
+                ctx.name(f"q{i}"),
+                exchange=exchange,
+                routing_key=binding,
+                binding_arguments=arguments,
+                auto_delete=True,
+            )(channel)
             queue.declare()
             producer.publish("m", exchange=exchange, routing_key=key, headers=headers)
             got = queue.get(no_ack=True) is not None
-            check(got == routed, f"{kind} {bind} {key!r}: routed={got}")
+            check(got == routed, f"{kind} {binding} {arguments} {key!r}: routed={got}")
             queue.delete()
 
 

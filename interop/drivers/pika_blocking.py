@@ -1,13 +1,19 @@
 # pika's BlockingConnection: the synchronous API most pika users write.
 from __future__ import annotations
 
-from typing import Any
-
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 driver = Driver("pika-blocking")
 
@@ -174,21 +180,13 @@ def exchange_types(ctx: Context) -> None:
     with _connect(ctx) as connection:
         channel = connection.channel()
         queue = _queue(ctx, channel)
-        cases: list[tuple[str, dict[str, Any], str, dict[str, str] | None, bool]] = [
-            ("direct", {"routing_key": "a"}, "a", None, True),
-            ("fanout", {}, "anything", None, True),
-            ("topic", {"routing_key": "a.*.c"}, "a.b.c", None, True),
-            ("topic", {"routing_key": "a.#"}, "b.a", None, False),
-            ("headers", {"arguments": {"x-match": "all", "h": "1"}}, "", {"h": "1"}, True),
-            ("headers", {"arguments": {"x-match": "all", "h": "1"}}, "", {"h": "2"}, False),
-        ]
-        for i, (kind, bind, key, headers, routed) in enumerate(cases):
+        for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
             exchange = ctx.name(f"{kind}{i}")
             channel.exchange_declare(exchange, kind, auto_delete=True)
-            channel.queue_bind(queue, exchange, **bind)
+            channel.queue_bind(queue, exchange, routing_key=binding, arguments=arguments)
             channel.basic_publish(exchange, key, b"m", pika.BasicProperties(headers=headers))
             got = _get_body(channel, queue) is not None
-            check(got == routed, f"{kind} {bind} {key!r}: routed={got}")
+            check(got == routed, f"{kind} {binding} {arguments} {key!r}: routed={got}")
         channel.queue_delete(queue)
 
 

@@ -19,7 +19,15 @@ from pika.adapters.select_connection import IOLoop
 from pika.channel import Channel
 from pika.connection import Connection
 
-from interop.harness import HEARTBEAT, IDLE_SECONDS, LARGE_BODY, Context, Driver, check
+from interop.harness import (
+    HEARTBEAT,
+    IDLE_SECONDS,
+    LARGE_BODY,
+    ROUTING_CASES,
+    Context,
+    Driver,
+    check,
+)
 
 Resume = Callable[[Any], None]
 Op = Callable[[Resume], None]
@@ -328,16 +336,7 @@ def recover(flow: Flow) -> Steps:
 def exchange_types(flow: Flow) -> Steps:
     channel = yield flow.channel((yield flow.connect()))
     queue = yield from _declare(flow, channel)
-    all_h = {"x-match": "all", "h": "1"}
-    cases: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any] | None, bool]] = [
-        ("direct", "a", None, "a", None, True),
-        ("fanout", "", None, "anything", None, True),
-        ("topic", "a.*.c", None, "a.b.c", None, True),
-        ("topic", "a.#", None, "b.a", None, False),
-        ("headers", "", all_h, "", {"h": "1"}, True),
-        ("headers", "", all_h, "", {"h": "2"}, False),
-    ]
-    for i, (kind, binding, arguments, key, headers, routed) in enumerate(cases):
+    for i, (kind, binding, arguments, key, headers, routed) in enumerate(ROUTING_CASES):
         exchange = flow.ctx.name(f"{kind}{i}")
         yield flow.call(channel.exchange_declare, exchange, kind, auto_delete=True)
         yield flow.call(channel.queue_bind, queue, exchange, binding, arguments)
